@@ -1,0 +1,37 @@
+# hqtrack: two commands open the README, `make demo` and `make test`; both set up first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.hqtrack-setup
+
+.PHONY: setup demo test bench soak notebooks clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements-nodeps.txt Makefile
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=24"
+	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
+	@touch $(STAMP)
+
+demo: setup
+	@mkdir -p build figures
+	$(PY) -m papermill --log-output notebooks/00_quickstart.ipynb build/00_quickstart.ipynb
+
+test: setup
+	$(PY) -m pytest
+
+bench: setup
+	$(PY) -m hqtrack_core.bench all
+
+soak: setup
+	$(PY) -m hqtrack_core.bench soak
+
+# Re-execute every notebook in place (stores the outputs that nbval checks).
+notebooks: setup
+	for nb in notebooks/[0-9]*.ipynb; do $(PY) -m papermill "$$nb" "$$nb" || exit 1; done
+
+clean:
+	rm -rf build .pytest_cache

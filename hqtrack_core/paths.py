@@ -1,0 +1,45 @@
+"""Where things live: the shared real data, the repository, the committed artefacts.
+
+The real data (DAVIS-2016 subsets, OSVOS predictions, Cutie examples) is never copied into the repository.
+It is found through the environment variable ``HQTRACK_DATA``, falling back to ``../shared/data`` next to
+the repository when that exists. Code that needs it calls :func:`data_root` and handles ``None``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ENV_DATA = "HQTRACK_DATA"
+
+
+def repo_root() -> Path:
+    """The repository checkout (parent of the ``hqtrack_core`` package)."""
+    return Path(__file__).resolve().parent.parent
+
+
+def data_root() -> Path | None:
+    """Root of the shared real data, or ``None`` when this machine has none.
+
+    ``$HQTRACK_DATA`` wins when set (it must then exist); otherwise ``<repo>/../shared/data``.
+    """
+    env = os.environ.get(ENV_DATA)
+    if env:
+        path = Path(env).expanduser()
+        if not path.is_dir():
+            raise FileNotFoundError(f"{ENV_DATA}={env!r} is not a directory")
+        return path
+    candidate = repo_root().parent / "shared" / "data"
+    return candidate if candidate.is_dir() else None
+
+
+def figures_dir() -> Path:
+    """Committed figures and benchmark tables (``figures/``)."""
+    path = repo_root() / "figures"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def artefacts_dir() -> Path:
+    """Committed artefacts: trained checkpoints, parity fixtures, training logs (``data/``)."""
+    return repo_root() / "data"
