@@ -1,0 +1,88 @@
+"""Refiner speed: one image encoding per frame (ours) vs one per object (the released HQTrack tracker).
+
+Five objects on one 854x480 frame (a DAVIS dev frame when ``../shared/data`` is present, else a random image),
+HQ-SAM vit_tiny with random weights (the speed does not depend on the weight values). Both paths run the same
+decoder and the same IoU selector; the released tracker's path calls ``set_image`` before each object's box.
+Median of ``repeats`` runs after one warm-up. ``python -m hqtrack_core.bench refiner``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from ..paths import data_root
+from ..refine import SamRefiner, build_sam, masks_to_boxes, select_masks
+
+N_OBJECTS = 5
+HEIGHT, WIDTH = 480, 854
+
+
+def _frame() -> tuple[np.ndarray, str]:
+    root = data_root()
+    path = None if root is None else root / "davis2016" / "JPEGImages" / "480p" / "parkour" / "00000.jpg"
+    if path is not None and path.exists():
+        import cv2
+
+        return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB), f"davis2016 {path.parent.name}/{path.name}"
+    rng = np.random.default_rng(0)
+    return (rng.random((HEIGHT, WIDTH, 3)) * 255).astype(np.uint8), "random 854x480"
+
+
+def _labels() -> np.ndarray:
+    labels = np.zeros((HEIGHT, WIDTH), np.uint8)
+    for k in range(N_OBJECTS):  # five separated objects of different sizes
+        x0, y0 = 40 + 160 * k, 60 + 50 * k
+        labels[y0 : y0 + 80 + 20 * k, x0 : x0 + 60 + 15 * k] = k + 1
+    return labels
+
+
+def per_object_encoding(refiner: SamRefiner, image: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """The released tracker's loop: for each object, encode the frame again, then decode its box."""
+    ids = [int(i) for i in np.unique(labels) if i != 0]
+    masks = np.stack([labels == i for i in ids])
+    proposals = np.zeros_like(masks)
+    for k, mask in enumerate(masks):
+        refiner.set_image(image)
+        proposals[k] = refiner.decode(boxes=masks_to_boxes(mask[None], refiner.box_margin)).masks[0]
+    return select_masks(labels, ids, proposals, np.ones(len(ids), bool), refiner.threshold, refiner.overlap).labels
+
+
+def _median_time(fn, repeats: int) -> tuple[float, object]:
+    out = fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)), out
+
+
+def run(repeats: int = 3) -> dict:
+    torch.manual_seed(0)
+    image, source = _frame()
+    labels = _labels()
+    refiner = SamRefiner(build_sam("vit_tiny", decoder="hq"))
+    with torch.inference_mode():
+        t_once, ours = _median_time(lambda: refiner.refine(image, labels).labels, repeats)
+        t_each, official = _median_time(lambda: per_object_encoding(refiner, image, labels), repeats)
+    disagree = float(np.mean(ours != official))
+    figures = {
+        "refiner_speedup_5_objects": round(t_each / t_once, 2),
+        "refiner_latency_s_5_objects_one_encoding": round(t_once, 3),
+        "refiner_latency_s_5_objects_encoding_per_object": round(t_each, 3),
+        "refiner_bench_threads": torch.get_num_threads(),
+    }
+    print(f"HQ-SAM vit_tiny (random weights), {N_OBJECTS} objects, {source}, {torch.get_num_threads()} threads, "
+          f"median of {repeats}")
+    print(f"{'path':<40} {'seconds':>8}")
+    print(f"{'one encoding per frame (ours)':<40} {t_once:>8.3f}")
+    print(f"{'one encoding per object (released)':<40} {t_each:>8.3f}")
+    print(f"{'speed-up':<40} {t_each / t_once:>8.2f}x   (label maps differ on {100 * disagree:.4f}% of pixels)")
+    return figures
+
+
+if __name__ == "__main__":
+    run()

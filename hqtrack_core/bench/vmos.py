@@ -1,0 +1,184 @@
+"""Benchmark: per-frame latency and peak memory of our VMOS engine vs the official DeAOT engine (deaotpy).
+
+Identical random weights (the official model's state dict, loaded into ours) and identical inputs: a
+random-texture video with 2 objects, DeAOT-T, at 480x854 and 240x427, torch threads = 2. Each side runs in
+its own subprocess (so its peak RSS is its own). Per-frame latency = normalise + encode + propagate + decode
+to image size + argmax + memory write; we report the median of frames 2-10. The official side stores its
+label maps and logits; our side writes the SAME label maps into memory and reports the max |logit
+difference| (identical outputs check).
+
+``python -m hqtrack_core.bench vmos`` (or ``python -m hqtrack_core.bench.vmos``); needs ``deaotpy``.
+Keys written to ``figures/bench.json``: ``vmos_latency_s_{480p,240p}``, ``official_latency_s_{...}``,
+``vmos_latency_ratio_vs_official_{...}``, ``vmos_peak_rss_mb_{...}``, ``official_peak_rss_mb_{...}``,
+``vmos_max_abs_logit_diff_{...}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SIZES = {"480p": (480, 854), "240p": (240, 427)}
+N_FRAMES = 11  # frame 0 = reference; frames 1..10 timed; median over frames 2..10
+THREADS = 2
+MODEL = "deaott"
+OURS = "deaot_t"
+LONG_TERM_GAP = 5
+N_DIFF_FRAMES = 3  # frames whose full logits the official side stores for the identity check
+
+
+def _video(h: int, w: int, n: int):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 256, (h + 2 * n, w + 4 * n, 3)).astype(np.uint8)
+    frames = [np.ascontiguousarray(base[t:t + h, 2 * t:2 * t + w]) for t in range(n)]
+    mask = np.zeros((h, w), np.int64)
+    mask[h // 8:h // 2, w // 8:w // 3] = 1
+    mask[h // 2:7 * h // 8, w // 2:7 * w // 8] = 2
+    return frames, mask
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _official_model():
+    import contextlib
+    import io
+
+    from aot.configs.default import DefaultEngineConfig
+    from aot.networks.models import build_vos_model
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        return build_vos_model("deaot", DefaultEngineConfig("bench", MODEL)).eval()
+
+
+def worker(side: str, size: str, weights: str, exchange: str) -> dict:
+    """Run one side in this process; return its timings (and the logit difference for ours)."""
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(THREADS)
+    h, w = SIZES[size]
+    frames, mask = _video(h, w, N_FRAMES)
+    state = torch.load(weights, map_location="cpu", weights_only=True)
+    times = []
+    from hqtrack_core.inference import MemoryPolicy, VMOSTracker, normalize_image
+
+    if side == "official":
+        from aot.networks.engines import build_engine
+
+        model = _official_model()
+        model.load_state_dict(state)
+        engine = build_engine("deaotengine", "eval", aot_model=model, gpu_id=0, long_term_mem_gap=LONG_TERM_GAP)
+        labels, logits_keep = [], []
+        with torch.no_grad():
+            engine.add_reference_frame(normalize_image(frames[0]), torch.from_numpy(mask)[None, None].float(),
+                                       obj_nums=[2], frame_step=0)
+            for t in range(1, N_FRAMES):
+                t0 = time.perf_counter()
+                engine.match_propogate_one_frame(normalize_image(frames[t]))
+                logits = engine.decode_current_logits((h, w))
+                label = torch.argmax(logits, dim=1, keepdim=True).float()
+                engine.update_memory(label)
+                times.append(time.perf_counter() - t0)
+                labels.append(label[0, 0].to(torch.uint8))
+                if t <= N_DIFF_FRAMES:
+                    logits_keep.append(logits[0, :3].clone())
+        torch.save({"labels": labels, "logits": logits_keep}, exchange)
+        result = {}
+    else:
+        from hqtrack_core.model import build_vmos
+
+        model = build_vmos(OURS)
+        model.load_state_dict(state)
+        ref = torch.load(exchange, map_location="cpu", weights_only=True)
+        tracker = VMOSTracker(model, MemoryPolicy(long_term_gap=LONG_TERM_GAP))
+        tracker.step(frames[0], mask)
+        diff = 0.0
+        for t in range(1, N_FRAMES):
+            t0 = time.perf_counter()
+            out = tracker.propagate(frames[t])
+            tracker.remember(ref["labels"][t - 1].numpy().astype(np.int64))
+            times.append(time.perf_counter() - t0)
+            if t <= N_DIFF_FRAMES:
+                diff = max(diff, (out.logits - ref["logits"][t - 1]).abs().max().item())
+        result = {"max_abs_logit_diff": diff}
+    result.update(latency_s=float(np.median(times[1:])), times=times, peak_rss_mb=_peak_rss_mb())
+    return result
+
+
+def _run_worker(side: str, size: str, weights: str, exchange: str) -> dict:
+    env = dict(os.environ, OMP_NUM_THREADS=str(THREADS))
+    proc = subprocess.run([sys.executable, "-m", "hqtrack_core.bench.vmos", "--worker", side, size, weights,
+                           exchange], capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{side} {size} worker failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def run(sizes: tuple[str, ...] = ("480p", "240p")) -> dict:
+    """Measure both engines at each size; print a table; return the bench.json keys."""
+    try:
+        import aot  # noqa: F401
+    except ImportError as err:
+        raise RuntimeError("the VMOS benchmark needs deaotpy (pip install --no-deps deaotpy)") from err
+    import torch
+
+    out: dict[str, float] = {}
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        weights = str(Path(tmp) / "weights.pt")
+        torch.manual_seed(0)
+        torch.save(_official_model().state_dict(), weights)
+        for size in sizes:
+            exchange = str(Path(tmp) / f"official_{size}.pt")
+            off = _run_worker("official", size, weights, exchange)
+            ours = _run_worker("ours", size, weights, exchange)
+            ratio = ours["latency_s"] / off["latency_s"]
+            out.update({
+                f"vmos_latency_s_{size}": round(ours["latency_s"], 4),
+                f"official_latency_s_{size}": round(off["latency_s"], 4),
+                f"vmos_latency_ratio_vs_official_{size}": round(ratio, 3),
+                f"vmos_peak_rss_mb_{size}": round(ours["peak_rss_mb"], 1),
+                f"official_peak_rss_mb_{size}": round(off["peak_rss_mb"], 1),
+                f"vmos_max_abs_logit_diff_{size}": float(f"{ours['max_abs_logit_diff']:.3g}"),
+            })
+            rows.append((size, off, ours, ratio))
+    print(f"DeAOT-T, 2 objects, torch threads {THREADS}, median latency of frames 2-10")
+    print(f"{'size':6} {'official s':>11} {'ours s':>8} {'ratio':>6} {'official MB':>12} {'ours MB':>8} {'max|dlogit|':>12}")
+    for size, off, ours, ratio in rows:
+        print(f"{size:6} {off['latency_s']:11.3f} {ours['latency_s']:8.3f} {ratio:6.2f} {off['peak_rss_mb']:12.0f} "
+              f"{ours['peak_rss_mb']:8.0f} {ours['max_abs_logit_diff']:12.2e}")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--worker", nargs=4, metavar=("SIDE", "SIZE", "WEIGHTS", "EXCHANGE"))
+    parser.add_argument("--sizes", nargs="+", default=["480p", "240p"], choices=sorted(SIZES))
+    parser.add_argument("--no-record", action="store_true", help="do not write figures/bench.json")
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(*args.worker)))
+        return 0
+    values = run(tuple(args.sizes))
+    if not args.no_record:
+        from .record import update_bench
+
+        update_bench(values)
+    print(json.dumps(values, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

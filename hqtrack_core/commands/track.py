@@ -1,0 +1,88 @@
+"""``hqtrack track INPUT (--mask FIRST_MASK.png | --box x0,y0,x1,y1) --out OUT_DIR``.
+
+INPUT is a folder of frames (sorted by name) or a video file. The first-frame prompt is an indexed PNG of
+object ids (binary 0/255 counts as object 1) or a box that the refiner turns into a mask. OUT_DIR receives
+one indexed PNG per frame named after the input frame's stem (DAVIS convention).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def _parse_box(text: str) -> tuple[int, int, int, int]:
+    try:
+        x0, y0, x1, y1 = (int(round(float(v))) for v in text.split(","))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"--box wants x0,y0,x1,y1 (four numbers), got {text!r}") from err
+    if x1 <= x0 or y1 <= y0:
+        raise argparse.ArgumentTypeError(f"--box {text!r}: need x1 > x0 and y1 > y0")
+    return x0, y0, x1, y1
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("track", help="track objects through a video from a first-frame mask or box",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("input", type=Path, help="folder of frames or a video file")
+    prompt = p.add_mutually_exclusive_group(required=True)
+    prompt.add_argument("--mask", type=Path, help="first-frame mask PNG (indexed ids, or binary 0/255)")
+    prompt.add_argument("--box", type=_parse_box, help="first-frame box x0,y0,x1,y1 (object 1)")
+    p.add_argument("--out", type=Path, required=True, help="output folder for per-frame indexed PNGs")
+    p.add_argument("--model", default=None,
+                   help="model preset name (default: the committed teaching model, hqtrack_teach)")
+    p.add_argument("--checkpoint", default=None,
+                   help="checkpoint path: ours (.safetensors) or official aot-benchmark/HQTrack (.pth); "
+                        "'none' = random weights (mechanics only)")
+    p.add_argument("--refiner", choices=("none", "hqsam", "sam", "classical"), default="none")
+    p.add_argument("--refiner-checkpoint", default=None, help="HQ-SAM / SAM checkpoint (.pth)")
+    p.add_argument("--refiner-model", default="vit_tiny", help="HQ-SAM / SAM model type (vit_tiny|vit_b|vit_l|vit_h)")
+    p.add_argument("--memory", default="released", help="memory policy preset (released|paper|deaot)")
+    p.add_argument("--device", default="auto", help="auto|cpu|cuda|cuda:N|mps")
+    p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    from ..data.frames import open_frames
+    from ..data.masks import fit_mask_to, read_mask, write_mask
+    from ..hub import load_tracker
+    from ..pipeline import HQTrackPipeline
+    from ..refine import build_refiner
+
+    frames = open_frames(args.input)
+    if len(frames) == 0:
+        raise ValueError(f"no frames in {args.input}")
+    tracker, info = load_tracker(args.model, args.checkpoint, device=args.device, memory=args.memory)
+    print(f"hqtrack track: model {info}", file=sys.stderr)
+    refiner = None if args.refiner == "none" else build_refiner(
+        args.refiner, checkpoint=args.refiner_checkpoint, model_type=args.refiner_model, device=tracker.device)
+    pipeline = HQTrackPipeline(tracker, refiner, memory_write=tracker.policy.write)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    total = len(frames) if args.max_frames is None else min(len(frames), args.max_frames)
+    written = 0
+    for index, (stem, image) in enumerate(tqdm(frames, total=total, desc="tracking", unit="frame")):
+        if index >= total:
+            break
+        if index == 0:
+            if args.mask is not None:
+                mask = fit_mask_to(read_mask(args.mask), image.shape[:2])
+                if not np.any(mask):
+                    raise ValueError(f"first-frame mask {args.mask} has no object (all zeros)")
+            else:
+                from ..refine.prompts import mask_from_box
+
+                mask = mask_from_box(image, args.box, refiner=refiner)
+            output = pipeline.step(image, mask=mask)
+        else:
+            output = pipeline.step(image)
+        write_mask(args.out / f"{stem}.png", output.labels)
+        written += 1
+    print(f"hqtrack track: wrote {written} masks to {args.out}", file=sys.stderr)
+    return 0

@@ -1,0 +1,111 @@
+"""``hqtrack train``: train the VMOS (stage 1 synthetic clips / stage 2 videos), resumable, DDP-ready.
+
+Examples::
+
+    hqtrack train --config cpu_teach_stage1 --data ../shared/data/davis2016 --out runs/teach_s1
+    hqtrack train --config cpu_teach_stage2 --data ../shared/data/davis2016 --out runs/teach_s2 \\
+        --init runs/teach_s1/checkpoints/step_0001500.pt
+    hqtrack train --config cpu_teach_stage2 --out runs/teach_s2 --resume        # continue after a kill
+    torchrun --nproc_per_node 2 -m hqtrack_core.training --config ci_smoke --data ... --out runs/ddp
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser("train", help="train the VMOS (stage 1 / stage 2), resumable, DDP-ready",
+                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    configure(parser)
+    parser.set_defaults(func=run)
+    return parser
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    from ..training.config import PRESETS
+
+    parser.add_argument("--config", required=True,
+                        help=f"training preset ({', '.join(sorted(PRESETS))}) or a TrainConfig JSON file")
+    parser.add_argument("--data", help="data folder (DAVIS / YouTube-VOS layout, or images/ + masks/); "
+                                       "default: $HQTRACK_DATA/davis2016")
+    parser.add_argument("--out", help="run folder (checkpoints, metrics.jsonl); default runs/<config>")
+    parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+    parser.add_argument("--steps", type=int, help="override the number of steps")
+    parser.add_argument("--model", help="override the VMOS preset (e.g. deaot_t, hqtrack_teach)")
+    parser.add_argument("--init", help="start from these weights (checkpoint .pt: its EMA; or .safetensors)")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=JSON",
+                        help="override any TrainConfig field, e.g. --set batch_size=4 --set 'crop=[241,241]'")
+    parser.add_argument("--export", help="after training, write the EMA weights here (.safetensors + .json)")
+    parser.add_argument("--figure", help="after training, write the loss curve PNG here")
+    parser.add_argument("--no-progress", action="store_true", help="no tqdm bar")
+
+
+def resolve_config(args: argparse.Namespace):
+    from ..training.config import TrainConfig, get_train_config
+
+    path = Path(args.config)
+    cfg = TrainConfig.from_json(path) if path.suffix == ".json" and path.is_file() else get_train_config(args.config)
+    changes = {}
+    if args.steps is not None:
+        changes["steps"] = args.steps
+    if args.model:
+        changes["model"] = args.model
+    if args.init:
+        changes["init_checkpoint"] = args.init
+    for item in args.set:
+        if "=" not in item:
+            raise ValueError(f"--set expects FIELD=JSON, got {item!r}")
+        key, value = item.split("=", 1)
+        try:
+            changes[key] = json.loads(value)
+        except json.JSONDecodeError:
+            changes[key] = value
+    if changes:
+        cfg = TrainConfig.from_dict({**cfg.to_dict(), **changes})
+    return cfg
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..paths import data_root, repo_root
+    from ..training.trainer import Trainer, cleanup_distributed
+
+    cfg = resolve_config(args)
+    data = args.data
+    if data is None:
+        root = data_root()
+        if root is None:
+            raise FileNotFoundError("no --data given and no shared data found (set HQTRACK_DATA)")
+        data = root / "davis2016"
+    out = Path(args.out) if args.out else repo_root() / "runs" / cfg.name
+    trainer = Trainer(cfg, out, data=data, resume=args.resume, progress=not args.no_progress)
+    if trainer.dist.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "train_config.json").write_text(cfg.to_json())
+        if trainer.resumed_from:
+            print(f"resumed from {trainer.resumed_from} (step {trainer.step})")
+    result = trainer.run()
+    if trainer.dist.is_main:
+        print(f"trained {cfg.name}: step {result.step}/{cfg.steps}, loss {result.first_loss} -> {result.last_loss}, "
+              f"checkpoint {result.checkpoint}")
+        if args.export:
+            export_model(trainer, args.export)
+            print(f"exported EMA weights to {args.export}")
+        if args.figure:
+            from ..training.records import plot_loss_curve, read_metrics
+
+            plot_loss_curve(read_metrics(result.metrics), args.figure, title=f"{cfg.name} ({cfg.model})")
+    cleanup_distributed()
+    return 0
+
+
+def export_model(trainer, path: str | Path, half: bool = False) -> Path:
+    from ..training.checkpoints import export_weights
+
+    model_cfg = getattr(trainer.model, "cfg", None)
+    meta = {"preset": trainer.cfg.model, "config": model_cfg.to_dict() if model_cfg is not None else None,
+            "train_config": trainer.cfg.name, "step": trainer.step}
+    return export_weights(trainer.ema_state_dict(), path, meta, half=half,
+                          metadata={"preset": trainer.cfg.model, "step": str(trainer.step)})

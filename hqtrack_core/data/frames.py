@@ -1,0 +1,139 @@
+"""Video frames: a folder of images (jpg/jpeg/png, sorted by name) or a video file (OpenCV), read as RGB.
+
+``open_frames(path)`` gives a :class:`FrameSource`: iterate it for ``(stem, image)`` pairs, ``len()`` it, ask
+its ``size``. Images are ``(H, W, 3) uint8`` RGB arrays (OpenCV's BGR is converted).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+__all__ = ["FRAME_SUFFIXES", "VIDEO_SUFFIXES", "list_frames", "read_frame", "FrameSource", "open_frames"]
+
+FRAME_SUFFIXES = (".jpg", ".jpeg", ".png")
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
+
+
+def list_frames(folder: str | os.PathLike) -> list[Path]:
+    """Image files (``.jpg``, ``.jpeg``, ``.png``, any case) in ``folder``, sorted by file name.
+
+    Raises FileNotFoundError when the folder is missing or holds no frames.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"frame folder not found: {folder}")
+    frames = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in FRAME_SUFFIXES)
+    if not frames:
+        raise FileNotFoundError(f"no frames ({', '.join(FRAME_SUFFIXES)}) in {folder}")
+    return frames
+
+
+def read_frame(path: str | os.PathLike) -> np.ndarray:
+    """Read one image as ``(H, W, 3) uint8`` RGB. FileNotFoundError if missing, ValueError if unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"frame not found: {path}")
+    data = np.fromfile(str(path), dtype=np.uint8)  # fromfile + imdecode also handles non-ASCII paths
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if image is None:
+        raise ValueError(f"cannot decode image {path} (corrupt or not an image)")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+@dataclass
+class FrameSource:
+    """Frames of one video: a folder of images or a video file.
+
+    Iterating yields ``(stem, image)``: the file stem for folders, ``00000``, ``00001``, ... for video files.
+    ``size`` is ``(H, W)`` of the first frame.
+    """
+
+    path: Path
+    frames: list[Path] | None = None  # folder of images; None for a video file
+    _count: int = field(default=0, repr=False)
+    _size: tuple[int, int] = field(default=(0, 0), repr=False)
+
+    @property
+    def is_video(self) -> bool:
+        return self.frames is None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(H, W)`` of the frames."""
+        return self._size
+
+    def __len__(self) -> int:
+        return self._count
+
+    @property
+    def stems(self) -> list[str]:
+        if self.frames is not None:
+            return [p.stem for p in self.frames]
+        return [f"{i:05d}" for i in range(self._count)]
+
+    def __iter__(self) -> Iterator[tuple[str, np.ndarray]]:
+        if self.frames is not None:
+            for frame in self.frames:
+                image = read_frame(frame)
+                if image.shape[:2] != self._size:
+                    raise ValueError(
+                        f"frame {frame} is {image.shape[1]}x{image.shape[0]} (WxH), the first frame is "
+                        f"{self._size[1]}x{self._size[0]}: all frames of a video must have one size"
+                    )
+                yield frame.stem, image
+            return
+        capture = cv2.VideoCapture(str(self.path))
+        if not capture.isOpened():
+            raise ValueError(f"cannot open video {self.path}")
+        try:
+            index = 0
+            while True:
+                ok, image = capture.read()
+                if not ok:
+                    break
+                yield f"{index:05d}", cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+                index += 1
+        finally:
+            capture.release()
+
+
+def open_frames(source: str | os.PathLike) -> FrameSource:
+    """Open a folder of frames or a video file as a :class:`FrameSource`.
+
+    For a video the frame count is found by decoding it once (container metadata is often wrong).
+    """
+    path = Path(source)
+    if path.is_dir():
+        frames = list_frames(path)
+        first = read_frame(frames[0])
+        return FrameSource(path=path, frames=frames, _count=len(frames), _size=tuple(first.shape[:2]))
+    if not path.exists():
+        raise FileNotFoundError(f"no such frame folder or video file: {path}")
+    if path.suffix.lower() in FRAME_SUFFIXES:
+        raise ValueError(f"{path} is a single image; pass the folder of frames")
+    capture = cv2.VideoCapture(str(path))
+    try:
+        if not capture.isOpened():
+            raise ValueError(f"cannot open video {path} (unsupported format or corrupt file)")
+        count, size = 0, (0, 0)
+        while True:
+            ok = capture.grab()
+            if not ok:
+                break
+            if count == 0:
+                ok, image = capture.retrieve()
+                if not ok:
+                    raise ValueError(f"cannot decode the first frame of {path}")
+                size = tuple(image.shape[:2])
+            count += 1
+    finally:
+        capture.release()
+    if count == 0:
+        raise ValueError(f"video {path} has no decodable frames")
+    return FrameSource(path=path, frames=None, _count=count, _size=size)

@@ -1,0 +1,127 @@
+"""Helpers for evaluation reports (notebook 05): tables, plots, worst frames, overlays, and a synthetic
+"method" for machines without the real data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hqtrack_core.evaluation.davis import DavisScore
+from hqtrack_core.evaluation.vots import PLOT_THRESHOLDS, VotsScore
+
+__all__ = ["davis_table", "vots_table", "WorstFrame", "worst_frames", "overlay", "plot_quality", "plot_jf_frames",
+           "degrade_labels"]
+
+
+def _f(value) -> str:
+    return "   -  " if value is None or (isinstance(value, float) and np.isnan(value)) else f"{value:6.3f}"
+
+
+def davis_table(score: DavisScore) -> str:
+    """Per-sequence and global J&F, J, F, recalls and decays, three decimals."""
+    keys = ("JF", "J", "F", "J_recall", "F_recall", "J_decay", "F_decay")
+    width = max(12, *(len(n) for n in score.sequences))
+    lines = [f"{'sequence':<{width}} {'obj':>3} " + " ".join(f"{k:>8}" for k in keys)]
+    for name, s in score.sequences.items():
+        m = s.measures()
+        lines.append(f"{name:<{width}} {len(s.objects):>3} " + " ".join(f"{_f(m[k]):>8}" for k in keys))
+    g = score.measures()
+    n = sum(len(s.objects) for s in score.sequences.values())
+    lines.append(f"{'global':<{width}} {n:>3} " + " ".join(f"{_f(g[k]):>8}" for k in keys))
+    return "\n".join(lines)
+
+
+def vots_table(score: VotsScore) -> str:
+    """Per-sequence and overall VOTS measures, three decimals (``-`` where undefined)."""
+    keys = ("Q", "A", "R", "NRE", "DRE", "ADQ")
+    width = max(12, *(len(n) for n in score.sequences))
+    lines = [f"{'sequence':<{width}} " + " ".join(f"{k:>6}" for k in keys)]
+    for name, s in score.sequences.items():
+        lines.append(f"{name:<{width}} " + " ".join(_f(getattr(s, k)) for k in keys))
+    lines.append(f"{'overall':<{width}} " + " ".join(_f(getattr(score, k)) for k in keys))
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class WorstFrame:
+    sequence: str
+    frame: str
+    object_id: int
+    J: float
+    F: float
+
+
+def worst_frames(score: DavisScore, k: int = 3) -> list[WorstFrame]:
+    """The ``k`` (sequence, frame, object) with the lowest J (ties: lowest F, then name order)."""
+    rows = [WorstFrame(name, s.frames[t], obj, float(o.J_frames[t]), float(o.F_frames[t]))
+            for name, s in score.sequences.items() for obj, o in s.objects.items() for t in range(len(s.frames))]
+    return sorted(rows, key=lambda r: (r.J, r.F, r.sequence, r.frame, r.object_id))[:k]
+
+
+def overlay(image: np.ndarray, gt: np.ndarray, pred: np.ndarray, alpha: float = 0.6, crop: bool = False) -> np.ndarray:
+    """RGB overlay ``(H, W, 3) uint8``: true positives green, misses (truth only) blue, false positives red, true
+    outline white. ``crop`` zooms on the true object's box (the prediction's if the truth is empty), widened by its
+size on each side (at least 40 px)."""
+    import cv2
+
+    gt, pred = np.asarray(gt, bool), np.asarray(pred, bool)
+    out = image.astype(np.float32).copy()
+    for region, colour in ((gt & pred, (0, 200, 0)), (gt & ~pred, (40, 90, 255)), (pred & ~gt, (255, 40, 40))):
+        out[region] = (1 - alpha) * out[region] + alpha * np.array(colour, np.float32)
+    contours, _ = cv2.findContours(gt.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    out = np.ascontiguousarray(out.clip(0, 255).astype(np.uint8))
+    cv2.drawContours(out, contours, -1, (255, 255, 255), 1)
+    focus = gt if gt.any() else pred
+    if crop and focus.any():
+        rows, cols = np.flatnonzero(focus.any(axis=1)), np.flatnonzero(focus.any(axis=0))
+        my = max(40, int(rows[-1] - rows[0]))
+        mx = max(40, int(cols[-1] - cols[0]))
+        out = out[max(0, rows[0] - my) : rows[-1] + my + 1, max(0, cols[0] - mx) : cols[-1] + mx + 1]
+    return out
+
+
+def plot_quality(ax, scores: dict[str, VotsScore] | VotsScore, per_sequence: bool = True) -> None:
+    """VOTS quality plot: fraction of frames with overlap above each threshold (area under it ~ Q)."""
+    scores = scores if isinstance(scores, dict) else {"overall": scores}
+    for label, score in scores.items():
+        if per_sequence:
+            for name, s in score.sequences.items():
+                ax.plot(PLOT_THRESHOLDS, s.plot, lw=1, alpha=0.6, label=f"{name} (Q {s.Q:.3f})")
+        ax.plot(PLOT_THRESHOLDS, score.plot, lw=2.5, color="k", label=f"{label} (Q {score.Q:.3f})")
+    ax.set(xlabel="overlap threshold", ylabel="fraction of frames", xlim=(0, 1), ylim=(0, 1.02), title="VOTS quality plot")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+
+
+def plot_jf_frames(ax, score: DavisScore) -> None:
+    """Per-frame J (solid) and F (dashed) of every object."""
+    for name, s in score.sequences.items():
+        for obj, o in s.objects.items():
+            label = name if len(s.objects) == 1 else f"{name}/{obj}"
+            x = [int(f) if f.isdigit() else i for i, f in enumerate(s.frames)]
+            line, = ax.plot(x, o.J_frames, lw=1.5, label=f"{label} J")
+            ax.plot(x, o.F_frames, lw=1, ls="--", color=line.get_color(), label=f"{label} F")
+    ax.set(xlabel="frame", ylabel="score", ylim=(0, 1.02), title="J (solid) and F (dashed) per frame")
+    ax.legend(fontsize=6, ncol=2)
+    ax.grid(alpha=0.3)
+
+
+def degrade_labels(labels: np.ndarray, seed: int = 0, shift: int = 3, drop_every: int = 7) -> list[np.ndarray]:
+    """A synthetic "method" for demos without real predictions: the true label maps ``(T, H, W)`` shifted by a
+    drifting offset, eroded, with an object dropped every ``drop_every`` frames."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for t, label in enumerate(labels):
+        dy, dx = (int(v) for v in np.round(shift * np.array([np.sin(t / 4), np.cos(t / 5)]) + rng.normal(0, 1, 2)))
+        moved = np.roll(np.roll(label, dy, axis=0), dx, axis=1)
+        pred = np.zeros_like(label)
+        for obj in np.unique(label[label > 0]):
+            if drop_every and t % drop_every == drop_every - 1 and obj == 1:
+                continue
+            mask = cv2.erode((moved == obj).astype(np.uint8), np.ones((3, 3), np.uint8))
+            pred[mask > 0] = obj
+        out.append(pred)
+    return out

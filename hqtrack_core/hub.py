@@ -1,0 +1,78 @@
+"""Named, ready-to-use trackers: a preset + weights + a memory policy, resolved in one place.
+
+``load_tracker()`` with no arguments gives the committed teaching model (``data/checkpoints/hqtrack_teach``,
+trained on this project's CPU, see ``data/checkpoints/README.md``) when it is present, otherwise a randomly
+initialised ``hqtrack_teach`` network (mechanics only: its masks are meaningless, and it says so).
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import torch
+
+from .inference.engine import VMOSTracker
+from .inference.memory import memory_policy
+from .paths import artefacts_dir
+
+DEFAULT_MODEL = "hqtrack_teach"
+
+
+def default_checkpoint() -> Path:
+    """The committed teaching checkpoint (may be absent in a partial checkout)."""
+    return artefacts_dir() / "checkpoints" / f"{DEFAULT_MODEL}.safetensors"
+
+
+def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
+    """``"auto"`` picks CUDA, then MPS, then CPU."""
+    if device is None or str(device) == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    return torch.device(device)
+
+
+def load_vmos_model(model: str | None = None, checkpoint: str | Path | None = None):
+    """Build the VMOS network. Returns ``(model, description)``.
+
+    - ``checkpoint`` ``None``: the committed teaching checkpoint when ``model`` is ``None`` or
+      ``"hqtrack_teach"`` and the file exists; random weights otherwise (with a warning).
+    - ``checkpoint="none"``: random weights, on purpose.
+    - a ``.safetensors`` file saved by this project (config inside; ``model``, if given, must agree);
+    - any other file: an official aot-benchmark / HQTrack checkpoint, loaded into preset ``model``
+      (required) with a clear error listing missing / unexpected keys.
+    """
+    from .model.checkpoint import load_official_checkpoint, load_vmos
+    from .model.vmos import build_vmos
+
+    if checkpoint is None and model in (None, DEFAULT_MODEL) and default_checkpoint().is_file():
+        checkpoint = default_checkpoint()
+    if checkpoint is None or str(checkpoint).lower() == "none":
+        name = model or DEFAULT_MODEL
+        if checkpoint is None:
+            warnings.warn(f"no checkpoint for {name!r}: random weights, the masks will be meaningless",
+                          stacklevel=2)
+        return build_vmos(name), f"{name} (random weights)"
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    if path.suffix == ".safetensors":
+        net = load_vmos(path)
+        return net, f"{path.name} ({net.cfg.encoder}, {'multi-scale' if net.cfg.multiscale else 'single-scale'})"
+    if model is None:
+        raise ValueError(f"{path.name} looks like an official checkpoint: name its architecture with --model "
+                         f"(e.g. deaot_l, r50_deaot_l, hqtrack_vmos)")
+    net = build_vmos(model)
+    load_official_checkpoint(net, path, strict=True)
+    return net, f"{model} from official checkpoint {path.name}"
+
+
+def load_tracker(model: str | None = None, checkpoint: str | Path | None = None, device="auto",
+                 memory: str = "released") -> tuple[VMOSTracker, str]:
+    """A ready :class:`VMOSTracker` and a one-line description of what was loaded."""
+    net, description = load_vmos_model(model, checkpoint)
+    tracker = VMOSTracker(net.eval(), policy=memory_policy(memory), device=resolve_device(device))
+    return tracker, f"{description}, memory policy {memory!r}, device {tracker.device}"

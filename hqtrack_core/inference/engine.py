@@ -1,0 +1,399 @@
+"""VMOS inference engine: a stateful tracker over one video (Cutie/SAM-style ``step`` API).
+
+Two layers, as the official aot-benchmark ``AOTEngine`` / ``AOTInferEngine`` split:
+
+- :class:`GroupEngine` works on batched tensors for one group of <= 10 objects (or a batch of training
+  clips): reference frames, propagation, decoding, memory writes. It is differentiable (no ``no_grad``
+  inside); the trainer reuses it.
+- :class:`VMOSTracker` is the user-facing object: numpy images and label maps of arbitrary object ids,
+  groups of 10 sharing the image features, soft aggregation across groups (background probability =
+  product), objects added mid-video, the optional official test-time resize, clear errors.
+
+``step(image, mask=None)`` = :meth:`VMOSTracker.propagate` (predict, no memory write) followed by
+:meth:`VMOSTracker.remember` of its own prediction (or, when ``mask`` adds/updates objects, of the
+prediction overwritten by the mask, added as a reference for the groups that gained objects). The refiner
+pipeline calls ``propagate`` and ``remember`` itself to choose what is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..model.gpm import LayerMemory
+from ..model.identification import one_hot_labels
+from ..model.vmos import VMOS, Features, Propagation
+from .memory import MEMORY_PRESETS, MemoryEntry, MemoryPolicy, MemoryState
+from .objects import ObjectManager
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class ResizePolicy:
+    """Test-time input size (aot-benchmark ``MultiRestrictSize``; HQTrack enlarges small inputs too).
+
+    The short edge is scaled up to ``min_short_edge`` / down to ``max_short_edge`` (when set), then the
+    long edge down to ``max_long_edge``; each side is snapped to ``16k + 1``. Logits are resized back.
+    """
+
+    min_short_edge: int | None = None
+    max_short_edge: int | None = None
+    max_long_edge: int | None = 1040
+    stride: int = 16
+
+    def size_for(self, height: int, width: int) -> tuple[int, int]:
+        h, w = float(height), float(width)
+        short = min(h, w)
+        if self.min_short_edge is not None and short < self.min_short_edge:
+            h, w = h * self.min_short_edge / short, w * self.min_short_edge / short
+        short = min(h, w)
+        if self.max_short_edge is not None and short > self.max_short_edge:
+            h, w = h * self.max_short_edge / short, w * self.max_short_edge / short
+        long = max(h, w)
+        if self.max_long_edge is not None and long > self.max_long_edge:
+            h, w = h * self.max_long_edge / long, w * self.max_long_edge / long
+        h, w = int(h), int(w)
+        s = self.stride
+        if (h - 1) % s:
+            h = int(np.around((h - 1) / s) * s + 1)
+        if (w - 1) % s:
+            w = int(np.around((w - 1) / s) * s + 1)
+        return h, w
+
+
+OFFICIAL_RESIZE = ResizePolicy(min_short_edge=None, max_short_edge=None, max_long_edge=1040)
+HQTRACK_RESIZE = ResizePolicy(min_short_edge=480, max_short_edge=None, max_long_edge=1040)
+
+
+def normalize_image(image: np.ndarray | torch.Tensor, size: tuple[int, int] | None = None,
+                    device: torch.device | None = None) -> torch.Tensor:
+    """``HxWx3 uint8`` RGB (or float ``3xHxW`` in [0, 1]) -> ImageNet-normalised ``(1, 3, h, w)`` float32.
+
+    ``size=(h, w)`` resizes (bicubic, as the official test-time resize) before normalising.
+    """
+    if isinstance(image, np.ndarray):
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"image must be HxWx3 RGB, got shape {image.shape}")
+        if image.dtype != np.uint8:
+            raise ValueError(f"numpy image must be uint8 RGB, got dtype {image.dtype}")
+        img = image.astype(np.float32)
+        if size is not None and tuple(size) != img.shape[:2]:
+            img = cv2.resize(img, dsize=(size[1], size[0]), interpolation=cv2.INTER_CUBIC)
+        t = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1) / 255.0
+    elif isinstance(image, torch.Tensor):
+        if image.dim() != 3 or image.shape[0] != 3 or not image.dtype.is_floating_point:
+            raise ValueError(f"tensor image must be float 3xHxW in [0, 1], got {tuple(image.shape)} {image.dtype}")
+        t = image.float().cpu() if device is None else image.float()
+        if size is not None and tuple(size) != tuple(t.shape[-2:]):
+            t = F.interpolate(t[None], size=size, mode="bicubic", align_corners=False)[0]
+    else:
+        raise ValueError(f"image must be a numpy array or a torch tensor, got {type(image).__name__}")
+    mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float32).view(3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, dtype=torch.float32).view(3, 1, 1)
+    t = ((t.to(mean.device) - mean) / std)[None]
+    return t.to(device) if device is not None else t
+
+
+class GroupEngine:
+    """Memory + per-frame computation for one group of objects (batched over ``B``; differentiable).
+
+    Labels are slot maps ``(B, H, W)`` (0 = background, 1..max_obj) or soft one-hot ``(B, max_obj+1, H, W)``
+    at the network input size.
+    """
+
+    def __init__(self, model: VMOS, policy: MemoryPolicy) -> None:
+        self.model = model
+        self.policy = policy
+        self.memory = MemoryState(policy)
+
+    def _one_hot(self, labels: torch.Tensor) -> torch.Tensor:
+        if labels.dim() == 4 and labels.shape[1] == self.model.max_obj_num + 1:
+            return labels.float()
+        if labels.dim() != 3:
+            raise ValueError(f"labels must be (B, H, W) slots or (B, {self.model.max_obj_num + 1}, H, W) "
+                             f"one-hot, got {tuple(labels.shape)}")
+        return one_hot_labels(labels.long(), self.model.max_obj_num + 1)
+
+    def add_reference(self, features: Features, labels: torch.Tensor, frame_index: int) -> Propagation:
+        """Encode a frame with a known mask against itself and pin it in memory."""
+        id_emb = self.model.id_embedding(self._one_hot(labels))
+        prop = self.model.propagate(features, id_emb=id_emb)
+        keys, values = self.model.memory_entry(prop, id_emb)
+        self.memory.add_reference(MemoryEntry(frame_index, keys, values, "reference"))
+        return prop
+
+    def layer_memories(self) -> list[LayerMemory]:
+        if self.memory.is_empty():
+            raise ValueError("memory has no reference frame yet: the first frame needs a mask")
+        short = self.memory.short_term
+        out = []
+        for i in range(self.model.cfg.num_layers):
+            lk, lv = self.memory.long_term_tokens(i)
+            out.append(LayerMemory(lk, lv, short.keys[i], short.values[i]))
+        return out
+
+    def propagate(self, features: Features) -> Propagation:
+        """Match a new frame against memory (no write)."""
+        return self.model.propagate(features, self.layer_memories())
+
+    def decode(self, prop: Propagation, features: Features, output_size: tuple[int, int] | None = None,
+               slots_used: int | None = None) -> torch.Tensor:
+        """Logits ``(B, max_obj+1, H, W)``; slots above ``slots_used`` set to -1e10 (unused identities)."""
+        logits = self.model.decode(prop, features)
+        if slots_used is not None and slots_used < self.model.max_obj_num:
+            keep = torch.arange(logits.shape[1], device=logits.device) <= slots_used
+            logits = logits.masked_fill(~keep.view(1, -1, 1, 1), -1e10)
+        if output_size is not None:
+            logits = F.interpolate(logits, size=output_size, mode="bilinear",
+                                   align_corners=self.model.cfg.align_corners)
+        return logits
+
+    def remember(self, prop: Propagation, labels: torch.Tensor, frame_index: int) -> bool:
+        """Write the propagated frame with its mask; returns whether it became a long-term entry."""
+        id_emb = self.model.id_embedding(self._one_hot(labels))
+        keys, values = self.model.memory_entry(prop, id_emb)
+        return self.memory.add_frame(MemoryEntry(frame_index, keys, values, "short_term"))
+
+
+@dataclass
+class StepOutput:
+    """Result of one frame. ``probs``/``logits`` channels: background, then ``object_ids`` in order."""
+
+    labels: np.ndarray  # (H, W) int64 object ids, 0 = background
+    probs: torch.Tensor  # (N + 1, H, W)
+    object_ids: list[int]
+    frame_index: int
+    logits: torch.Tensor | None = None  # (N + 1, H, W) merged logits (None on a first, reference frame)
+
+
+@dataclass
+class _Pending:
+    frame_index: int
+    features: Features
+    props: list[Propagation]
+    output: StepOutput
+
+
+def soft_aggregate(group_logits: list[torch.Tensor], max_obj: int) -> torch.Tensor:
+    """Merge per-group logits ``(1, max_obj+1, H, W)``: background prob = product, clamp, logit (official)."""
+    if len(group_logits) == 1:
+        return group_logits[0]
+    bg, fg = [], []
+    for logit in group_logits:
+        prob = torch.softmax(logit, dim=1)
+        bg.append(prob[:, :1])
+        fg.append(prob[:, 1:1 + max_obj])
+    bg_prob = torch.prod(torch.cat(bg, dim=1), dim=1, keepdim=True)
+    return torch.logit(torch.cat([bg_prob] + fg, dim=1).clamp(1e-5, 1 - 1e-5))
+
+
+@dataclass
+class VMOSTracker:
+    """Track objects through one video with a :class:`~hqtrack_core.model.vmos.VMOS`.
+
+    ``tracker.step(image, mask)`` on the first frame (mask required), then ``tracker.step(image)``; give a
+    mask again to add (new ids) or correct objects. ``image``: ``HxWx3`` uint8 RGB or float ``3xHxW`` in
+    [0, 1]. ``mask``: ``HxW`` integer array of object ids, 0 = background.
+    """
+
+    model: VMOS
+    policy: MemoryPolicy = field(default_factory=lambda: MEMORY_PRESETS["deaot"])
+    device: torch.device | str | None = None
+    resize: ResizePolicy | None = None
+
+    def __post_init__(self) -> None:
+        if self.device is None:
+            self.device = next(self.model.parameters()).device
+        self.device = torch.device(self.device)
+        self.model.to(self.device).eval()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the video (memory, objects, sizes)."""
+        self.objects = ObjectManager(self.model.max_obj_num)
+        self.groups: list[GroupEngine] = []
+        self.frame_index = -1
+        self.image_size: tuple[int, int] | None = None
+        self.input_size: tuple[int, int] | None = None
+        self._pending: _Pending | None = None
+
+    # -- inspection --------------------------------------------------------------------------------
+    @property
+    def memory(self) -> list[MemoryState]:
+        """Memory of every object group (group ``g`` holds ``objects.group_objects(g)``)."""
+        return [g.memory for g in self.groups]
+
+    @property
+    def object_ids(self) -> list[int]:
+        return self.objects.object_ids
+
+    # -- input checks ------------------------------------------------------------------------------
+    def _prepare_image(self, image) -> torch.Tensor:
+        if isinstance(image, np.ndarray):
+            size = tuple(image.shape[:2]) if image.ndim == 3 else None
+        elif isinstance(image, torch.Tensor):
+            size = tuple(image.shape[-2:]) if image.dim() == 3 else None
+        else:
+            raise ValueError(f"image must be a numpy array or a torch tensor, got {type(image).__name__}")
+        if size is None:
+            raise ValueError(f"image must be HxWx3 (numpy) or 3xHxW (tensor), got shape {tuple(image.shape)}")
+        if self.image_size is None:
+            self.image_size = size
+            self.input_size = self.resize.size_for(*size) if self.resize is not None else size
+        elif size != self.image_size:
+            raise ValueError(f"image size changed mid-video: {size} != {self.image_size}; call reset() first")
+        return normalize_image(image, self.input_size, self.device)
+
+    def _check_mask(self, mask) -> np.ndarray:
+        if isinstance(mask, torch.Tensor):
+            mask = mask.cpu().numpy()
+        if not isinstance(mask, np.ndarray):
+            raise ValueError(f"mask must be an HxW integer numpy array, got {type(mask).__name__}")
+        if mask.ndim != 2:
+            raise ValueError(f"mask must be HxW, got shape {mask.shape}")
+        if tuple(mask.shape) != self.image_size:
+            raise ValueError(f"mask shape {mask.shape} does not match the image size {self.image_size}")
+        if mask.dtype == bool or not np.issubdtype(mask.dtype, np.integer):
+            raise ValueError(f"mask must hold integer object ids, got dtype {mask.dtype}")
+        if mask.min(initial=0) < 0:
+            raise ValueError("mask ids must be >= 0 (0 = background)")
+        return mask.astype(np.int64)
+
+    def _slot_maps(self, labels: np.ndarray) -> list[torch.Tensor]:
+        """Object-id map ``(H, W)`` -> per-group slot maps ``(1, h, w)`` at the network input size."""
+        ids = np.unique(labels)
+        unknown = [int(i) for i in ids if i != 0 and int(i) not in self.objects]
+        if unknown:
+            raise KeyError(f"unknown object ids {unknown} in labels; known: {self.object_ids}")
+        lut_size = int(ids.max()) + 1
+        maps = []
+        for g in range(self.objects.num_groups):
+            lut = np.zeros(lut_size, dtype=np.int64)
+            for obj_id, slot in self.objects.group_objects(g):
+                if obj_id < lut_size:
+                    lut[obj_id] = slot
+            t = torch.from_numpy(lut[labels])[None].to(self.device)
+            if self.input_size != self.image_size:
+                t = F.interpolate(t[None].float(), size=self.input_size, mode="nearest")[0].long()
+            maps.append(t)
+        return maps
+
+    # -- the API -----------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def propagate(self, image) -> StepOutput:
+        """Predict the next frame from memory; nothing is written until :meth:`remember`."""
+        if not self.groups:
+            raise ValueError("the first frame needs a mask (no objects in memory yet)")
+        x = self._prepare_image(image)
+        self.frame_index += 1
+        features = self.model.encode(x)
+        props, logits = [], []
+        for g, engine in enumerate(self.groups):
+            prop = engine.propagate(features)
+            props.append(prop)
+            logit = engine.decode(prop, features, self.image_size, self.objects.slots_used(g))
+            removed = self.objects.removed_slots(g)
+            if removed:
+                logit = logit.clone()
+                logit[:, removed] = -1e10
+            logits.append(logit)
+        merged = soft_aggregate(logits, self.model.max_obj_num)[0]
+        channels = [0] + [1 + g * self.model.max_obj_num + s - 1 for g, s in
+                          (self.objects.slot(i) for i in self.object_ids)]
+        merged = merged[channels]
+        probs = torch.softmax(merged, dim=0)
+        ids = np.array([0] + self.object_ids, dtype=np.int64)
+        labels = ids[merged.argmax(0).cpu().numpy()]
+        out = StepOutput(labels=labels, probs=probs, object_ids=self.object_ids, frame_index=self.frame_index,
+                         logits=merged)
+        self._pending = _Pending(self.frame_index, features, props, out)
+        return out
+
+    @torch.inference_mode()
+    def remember(self, labels: np.ndarray) -> None:
+        """Write the last propagated frame into memory with the given ``HxW`` object-id map."""
+        if self._pending is None:
+            raise ValueError("remember() needs a frame from propagate() first (and only once per frame)")
+        labels = self._check_mask(labels)
+        pending, self._pending = self._pending, None
+        for engine, prop, slots in zip(self.groups, pending.props, self._slot_maps(labels)):
+            engine.remember(prop, slots, pending.frame_index)
+
+    @torch.inference_mode()
+    def add_mask(self, image, mask: np.ndarray, objects: list[int] | None = None) -> StepOutput:
+        """A frame with a user mask: register its objects and store it as a reference frame."""
+        first = not self.groups
+        if first:
+            x = self._prepare_image(image)
+            self.frame_index += 1
+        else:
+            self._prepare_image(image)  # size check only; propagate() below encodes the frame
+        mask = self._check_mask(mask)
+        present = sorted(int(i) for i in np.unique(mask) if i != 0)
+        objects = present if objects is None else [int(i) for i in objects]
+        missing = [i for i in present if i not in objects]
+        if missing:
+            raise ValueError(f"mask contains ids {missing} not listed in objects={objects}")
+        if first and not objects:
+            raise ValueError("the first mask has no objects (all zeros)")
+        if first:
+            self.objects.add(objects)
+            features = self.model.encode(x)
+            labels = np.where(np.isin(mask, objects), mask, 0)
+            for _ in range(self.objects.num_groups):
+                self.groups.append(GroupEngine(self.model, self.policy))
+            for engine, slots in zip(self.groups, self._slot_maps(labels)):
+                engine.add_reference(features, slots, self.frame_index)
+            ids = [0] + self.object_ids
+            probs = torch.stack([torch.from_numpy(labels == i) for i in ids]).float().to(self.device)
+            return StepOutput(labels=labels, probs=probs, object_ids=self.object_ids,
+                              frame_index=self.frame_index)
+        # Later frame: predict, overwrite with the mask, reference for groups that gained objects.
+        out = self.propagate(image)
+        pending, self._pending = self._pending, None
+        known_before = set(self.object_ids)
+        touched = self.objects.add([i for i in objects if i not in known_before])
+        while len(self.groups) < self.objects.num_groups:
+            self.groups.append(GroupEngine(self.model, self.policy))
+        keep = np.isin(mask, objects)
+        labels = np.where(keep, mask, out.labels)
+        slot_maps = self._slot_maps(labels)
+        for g, engine in enumerate(self.groups):
+            if g in touched:
+                engine.add_reference(pending.features, slot_maps[g], pending.frame_index)
+            else:
+                engine.remember(pending.props[g], slot_maps[g], pending.frame_index)
+        ids = [0] + self.object_ids
+        probs = torch.stack([torch.from_numpy(labels == i) for i in ids]).float().to(self.device)
+        return StepOutput(labels=labels, probs=probs, object_ids=self.object_ids, frame_index=self.frame_index,
+                          logits=None)
+
+    def step(self, image, mask: np.ndarray | None = None, objects: list[int] | None = None) -> StepOutput:
+        """Process one frame: with ``mask`` add/update objects; otherwise propagate and remember."""
+        if mask is not None or not self.groups:
+            if mask is None:
+                raise ValueError("the first frame needs a mask (no objects in memory yet)")
+            if self.image_size is None:
+                # size check of the mask against the first image
+                if isinstance(image, np.ndarray) and image.ndim == 3:
+                    size = tuple(image.shape[:2])
+                elif isinstance(image, torch.Tensor) and image.dim() == 3:
+                    size = tuple(image.shape[-2:])
+                else:
+                    size = None
+                if size is not None and np.ndim(mask) == 2 and tuple(np.shape(mask)) != size:
+                    raise ValueError(f"mask shape {np.shape(mask)} does not match the image size {size}")
+            return self.add_mask(image, mask, objects)
+        out = self.propagate(image)
+        self.remember(out.labels)
+        return out
+
+    def remove_object(self, obj_id: int) -> None:
+        """Stop reporting ``obj_id`` (its identity stays in memory, masked out of predictions)."""
+        self.objects.remove(obj_id)

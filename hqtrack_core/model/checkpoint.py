@@ -1,0 +1,131 @@
+"""Checkpoints: official aot-benchmark DeAOT files, and our own (weights + config side by side).
+
+Official checkpoints (``DeAOTT_PRE_YTB_DAV.pth`` ...) are ``{'state_dict': ...}`` (or a bare state dict),
+sometimes saved from ``DistributedDataParallel`` (``module.`` prefix). Our module names equal the official
+ones, so no renaming is needed beyond stripping prefixes; :data:`NAME_MAP` is the hook if that changes.
+
+Our format: a ``.safetensors`` file of the weights whose metadata holds ``{"vmos_config": <json>,
+"preset": name}``; :func:`load_vmos` rebuilds the network from it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .config import VMOSConfig
+
+# official name prefix -> our name prefix (identity for DeAOT; kept for forward compatibility)
+NAME_MAP: dict[str, str] = {}
+_WRAPPER_PREFIXES = ("module.", "model.", "_orig_mod.")
+
+
+def official_state_dict(path_or_state: str | Path | Mapping) -> dict[str, torch.Tensor]:
+    """Read an aot-benchmark checkpoint (path or loaded object) into a plain, prefix-free state dict."""
+    if isinstance(path_or_state, (str, Path)):
+        path = Path(path_or_state)
+        if not path.is_file():
+            raise FileNotFoundError(f"checkpoint not found: {path}")
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path))
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=False)
+    else:
+        state = path_or_state
+    if isinstance(state, Mapping) and "state_dict" in state and isinstance(state["state_dict"], Mapping):
+        state = state["state_dict"]
+    if not isinstance(state, Mapping):
+        raise ValueError(f"not a state dict: {type(state).__name__}")
+    out = {}
+    for key, value in state.items():
+        for prefix in _WRAPPER_PREFIXES:
+            while key.startswith(prefix):
+                key = key[len(prefix):]
+        for old, new in NAME_MAP.items():
+            if key.startswith(old):
+                key = new + key[len(old):]
+                break
+        out[key] = value
+    return out
+
+
+def load_official_checkpoint(model: nn.Module, path_or_state_dict: str | Path | Mapping, strict: bool = True
+                             ) -> tuple[list[str], list[str]]:
+    """Load official DeAOT weights into ``model``.
+
+    With ``strict`` any missing / unexpected key or shape mismatch raises ``ValueError`` listing them all.
+    Returns ``(missing, unexpected)`` (empty when strict). ``num_batches_tracked`` buffers are ignored.
+    """
+    state = official_state_dict(path_or_state_dict)
+    state = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
+    own = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    mismatched = sorted(f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+                        for k in set(own) & set(state) if tuple(state[k].shape) != tuple(own[k].shape))
+    if strict and (missing or unexpected or mismatched):
+        def show(items):
+            return ", ".join(items[:20]) + (f" ... (+{len(items) - 20})" if len(items) > 20 else "") if items else "none"
+
+        raise ValueError("checkpoint does not match the model:\n"
+                         f"  missing keys ({len(missing)}): {show(missing)}\n"
+                         f"  unexpected keys ({len(unexpected)}): {show(unexpected)}\n"
+                         f"  shape mismatches ({len(mismatched)}): {show(mismatched)}")
+    bad = {k.split(":")[0] for k in mismatched}
+    model.load_state_dict({k: v for k, v in state.items() if k in own and k not in bad}, strict=False)
+    return missing, unexpected
+
+
+def save_vmos(model: nn.Module, path: str | Path, preset: str | None = None) -> Path:
+    """Save weights + config as one ``.safetensors`` file (atomic write)."""
+    from safetensors.torch import save_file
+
+    cfg: VMOSConfig = model.cfg
+    path = Path(path)
+    meta = {"vmos_config": json.dumps(cfg.to_dict()), "format": "hqtrack-vmos-1"}
+    if preset:
+        meta["preset"] = preset
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        save_file(state, tmp, metadata=meta)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def read_vmos_config(path: str | Path) -> VMOSConfig:
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    with safe_open(str(path), framework="pt") as handle:
+        meta = handle.metadata() or {}
+    if "vmos_config" not in meta:
+        raise ValueError(f"{path} has no vmos_config metadata (not saved by save_vmos)")
+    return VMOSConfig.from_dict(json.loads(meta["vmos_config"]))
+
+
+def load_vmos(path: str | Path, map_location: str | torch.device = "cpu"):
+    """Rebuild a :class:`~hqtrack_core.model.vmos.VMOS` saved by :func:`save_vmos`."""
+    from safetensors.torch import load_file
+
+    from .vmos import VMOS
+
+    cfg = read_vmos_config(path)
+    model = VMOS(cfg)
+    load_official_checkpoint(model, load_file(str(path), device=str(map_location)), strict=True)
+    return model

@@ -1,0 +1,54 @@
+"""``build_refiner(kind, ...)``: the registry the ``hqtrack track --refiner`` option is wired to."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from .base import Refiner
+from .classical import GrabCutRefiner
+from .sam import SamRefiner
+
+REFINER_KINDS: tuple[str, ...] = ("none", "hqsam", "sam", "classical")
+
+
+def _hqsam(checkpoint, model_type, device, **opts) -> Refiner:
+    return SamRefiner.from_checkpoint(checkpoint, model_type, decoder="hq", device=device, **opts)
+
+
+def _sam(checkpoint, model_type, device, **opts) -> Refiner:
+    return SamRefiner.from_checkpoint(checkpoint, model_type, decoder="sam", device=device, **opts)
+
+
+def _classical(checkpoint, model_type, device, **opts) -> Refiner:
+    if checkpoint is not None:
+        raise ValueError("the classical refiner takes no checkpoint")
+    return GrabCutRefiner(**opts)
+
+
+_BUILDERS: dict[str, Callable[..., Refiner]] = {"hqsam": _hqsam, "sam": _sam, "classical": _classical}
+
+
+def build_refiner(
+    kind: str = "none",
+    checkpoint: str | Path | None = None,
+    model_type: str = "vit_tiny",
+    device: str = "cpu",
+    **opts,
+) -> Refiner | None:
+    """Build a refiner by name.
+
+    Args:
+        kind: ``"none"`` (returns None: raw VMOS masks), ``"hqsam"`` (HQ-SAM decoder), ``"sam"`` (original
+            SAM decoder, the baseline; accepts an HQ-SAM checkpoint, whose SAM part is SAM), ``"classical"``
+            (GrabCut, no weights).
+        checkpoint: (HQ-)SAM weights; ``None`` = random initialisation (only for tests / mechanics).
+        model_type: ``vit_tiny`` | ``vit_b`` | ``vit_l`` | ``vit_h``.
+        **opts: refiner options (``threshold``, ``overlap``, ``multimask``, ``hq_token_only``, ``box_margin``;
+            ``band``, ``iterations`` for classical).
+    """
+    if kind not in REFINER_KINDS:
+        raise KeyError(f"unknown refiner {kind!r}; choose one of {REFINER_KINDS}")
+    if kind == "none":
+        return None
+    return _BUILDERS[kind](checkpoint, model_type, device, **opts)

@@ -1,0 +1,74 @@
+"""Training records: the metrics log (JSONL, one object per logged step) and the loss-curve figure."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+
+class MetricsLog:
+    """Append-only JSONL metrics log. On resume, records at or after the resume step are dropped first,
+    so the log of a killed-and-resumed run equals the log of an uninterrupted one."""
+
+    def __init__(self, path: str | os.PathLike, resume_step: int | None = None) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if resume_step is None:
+            self.path.write_text("")
+        elif self.path.exists():
+            kept = [r for r in read_metrics(self.path) if r.get("step", -1) < resume_step]
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
+            os.replace(tmp, self.path)
+
+    def write(self, record: dict[str, Any]) -> None:
+        with self.path.open("a") as f:
+            f.write(json.dumps(record) + "\n")
+
+
+def read_metrics(path: str | os.PathLike) -> list[dict[str, Any]]:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"metrics log not found: {path}")
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def plot_loss_curve(records: list[dict[str, Any]], out: str | os.PathLike, title: str = "training loss",
+                    smooth: int = 10) -> Path:
+    """Loss (raw and moving average) and learning rate against step; saved as PNG (atomic)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    records = [r for r in records if "loss" in r]
+    if not records:
+        raise ValueError("no loss records to plot")
+    steps = np.array([r["step"] for r in records])
+    loss = np.array([r["loss"] for r in records])
+    fig, ax = plt.subplots(figsize=(6, 3.2), dpi=100)
+    ax.plot(steps, loss, color="0.75", lw=0.8, label="loss")
+    if len(loss) >= smooth > 1:
+        kernel = np.ones(smooth) / smooth
+        ax.plot(steps[smooth - 1:], np.convolve(loss, kernel, mode="valid"), color="C0", lw=1.6,
+                label=f"moving average ({smooth})")
+    if "stage" in records[0]:
+        for r0, r1 in zip(records, records[1:]):
+            if r1.get("stage") != r0.get("stage"):
+                ax.axvline(r1["step"], color="k", ls=":", lw=0.8)
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    ax.legend(loc="upper right", fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.stem + ".tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    os.replace(tmp, out)
+    return out

@@ -1,0 +1,222 @@
+"""Unit tests of the DeAOT VMOS core, engine, memory, object groups and checkpoints (no official code)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from hqtrack_core.inference import (HQTRACK_RESIZE, OFFICIAL_RESIZE, GroupEngine, MemoryPolicy, ResizePolicy,
+                                    VMOSTracker, memory_policy)
+from hqtrack_core.model import VMOSConfig, build_vmos, get_config, register_config
+from hqtrack_core.model.checkpoint import load_official_checkpoint, load_vmos, save_vmos
+
+H, W = 65, 97
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return build_vmos("deaot_t").eval()
+
+
+def _frames(n, seed=0, h=H, w=W):
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for _ in range(n)]
+
+
+def _mask(ids, h=H, w=W):
+    mask = np.zeros((h, w), np.int64)
+    for k, obj in enumerate(ids):
+        r, c = divmod(k, 4)
+        mask[2 + r * 15:12 + r * 15, 2 + c * 22:18 + c * 22] = obj
+    return mask
+
+
+def test_step_outputs_and_memory(model):
+    frames = _frames(6)
+    tracker = VMOSTracker(model, MemoryPolicy(long_term_gap=2, short_term_skip=1))
+    first = tracker.step(frames[0], _mask([3, 7]))
+    assert first.object_ids == [3, 7] and first.frame_index == 0
+    assert set(np.unique(first.labels)) <= {0, 3, 7}
+    for t in range(1, 6):
+        out = tracker.step(frames[t])
+        assert out.labels.shape == (H, W) and out.labels.dtype == np.int64
+        assert set(np.unique(out.labels)) <= {0, 3, 7}
+        assert out.probs.shape == (3, H, W)
+        torch.testing.assert_close(out.probs.sum(0), torch.ones(H, W))
+        assert out.frame_index == t
+    mem = tracker.memory[0]
+    assert mem.frame_indices == [4, 2, 0]  # newest first, reference last
+    assert mem.short_term.frame_index == 5
+
+
+def test_bounded_memory_and_short_term_skip(model):
+    frames = _frames(9)
+    tracker = VMOSTracker(model, MemoryPolicy(long_term_gap=1, max_long_term=3, short_term_skip=3))
+    tracker.step(frames[0], _mask([1]))
+    for t in range(1, 9):
+        tracker.step(frames[t])
+        mem = tracker.memory[0]
+        assert mem.num_long_term_entries <= 3
+        assert mem.references[0].frame_index == 0  # pinned
+        # official list semantics: attend to the oldest of the last `skip` writes (reference resets it)
+        assert mem.short_term.frame_index == max(0, t - 2)
+    assert tracker.memory[0].frame_indices == [8, 7, 0]
+
+
+def test_memory_presets():
+    assert memory_policy("released") == MemoryPolicy(long_term_gap=50, max_long_term=6, short_term_skip=4)
+    assert memory_policy("paper").max_long_term == 8
+    with pytest.raises(KeyError, match="unknown memory policy"):
+        memory_policy("nope")
+    with pytest.raises(ValueError, match="long_term_gap"):
+        MemoryPolicy(long_term_gap=0)
+
+
+def test_twelve_objects_use_two_groups(model):
+    ids = list(range(1, 13))
+    frames = _frames(3)
+    tracker = VMOSTracker(model, MemoryPolicy(long_term_gap=2))
+    tracker.step(frames[0], _mask(ids))
+    assert len(tracker.groups) == 2
+    assert [o for o, _ in tracker.objects.group_objects(1)] == [11, 12]
+    out = tracker.step(frames[1])
+    assert out.object_ids == ids and out.probs.shape == (13, H, W)
+    assert len(tracker.memory) == 2 and all(len(m.short_term_queue) == 1 for m in tracker.memory)
+
+
+def test_objects_added_mid_video(model):
+    frames = _frames(6)
+    tracker = VMOSTracker(model)
+    tracker.step(frames[0], _mask([1]))
+    tracker.step(frames[1])
+    out = tracker.step(frames[2], _mask([0, 5]))  # id 5 appears at frame 2
+    assert out.object_ids == [1, 5]
+    assert (out.labels[_mask([0, 5]) == 5] == 5).all()
+    assert [e.frame_index for e in tracker.memory[0].references] == [2, 0]
+    out = tracker.step(frames[3])
+    assert out.object_ids == [1, 5] and out.probs.shape == (3, H, W)
+    # a new group when the first is full
+    many = VMOSTracker(model)
+    many.step(frames[0], _mask(list(range(1, 11))))
+    many.step(frames[1], _mask([0] * 10 + [42]))
+    assert len(many.groups) == 2 and many.objects.slot(42) == (1, 1)
+    assert many.memory[0].references[0].frame_index == 0  # group 0 got a normal write
+    assert many.memory[1].references[0].frame_index == 1
+    out = many.step(frames[2])
+    assert out.object_ids == list(range(1, 11)) + [42]
+    many.remove_object(42)
+    assert many.step(frames[3]).object_ids == list(range(1, 11))
+
+
+def test_clear_errors(model):
+    frames = _frames(3)
+    tracker = VMOSTracker(model)
+    with pytest.raises(ValueError, match="first frame needs a mask"):
+        tracker.step(frames[0])
+    with pytest.raises(ValueError, match="does not match the image size"):
+        tracker.step(frames[0], np.zeros((H, W + 1), np.int64))
+    tracker.reset()
+    with pytest.raises(ValueError, match="integer object ids"):
+        tracker.step(frames[0], _mask([1]).astype(np.float32))
+    tracker.reset()
+    with pytest.raises(ValueError, match="no objects"):
+        tracker.step(frames[0], np.zeros((H, W), np.int64))
+    tracker.reset()
+    with pytest.raises(ValueError, match="uint8"):
+        tracker.step(frames[0].astype(np.float64), _mask([1]))
+    tracker.reset()
+    tracker.step(frames[0], _mask([1]))
+    with pytest.raises(ValueError, match="image size changed"):
+        tracker.step(_frames(1, h=H + 16)[0])
+    with pytest.raises(ValueError, match="remember"):
+        tracker.remember(_mask([1]))
+    tracker.propagate(frames[1])
+    with pytest.raises(KeyError, match="unknown object ids"):
+        tracker.remember(_mask([9]))
+    with pytest.raises(KeyError, match="unknown object id"):
+        tracker.remove_object(9)
+    with pytest.raises(ValueError, match="not listed"):
+        tracker.step(frames[2], _mask([1, 2]), objects=[1])
+
+
+def test_tensor_image_input_equals_uint8(model):
+    frame = _frames(1)[0]
+    a = VMOSTracker(model)
+    b = VMOSTracker(model)
+    a.step(frame, _mask([1]))
+    b.step(torch.from_numpy(frame).permute(2, 0, 1).float() / 255, _mask([1]))
+    torch.testing.assert_close(a.step(frame).logits, b.step(torch.from_numpy(frame).permute(2, 0, 1) / 255.0).logits)
+
+
+def test_resize_policy_and_resized_tracking(model):
+    assert OFFICIAL_RESIZE.size_for(480, 854) == (481, 849)
+    assert HQTRACK_RESIZE.size_for(240, 427) == (481, 849)
+    assert ResizePolicy(max_long_edge=96).size_for(H, W) == (65, 97)
+    tracker = VMOSTracker(model, resize=ResizePolicy(max_long_edge=64))
+    tracker.step(_frames(1)[0], _mask([1]))
+    assert tracker.input_size == (49, 65)
+    out = tracker.step(_frames(2)[1])
+    assert out.labels.shape == (H, W)
+
+
+def test_group_engine_is_differentiable():
+    torch.manual_seed(0)
+    model = build_vmos("deaot_s").train()
+    engine = GroupEngine(model, MemoryPolicy(long_term_gap=1))
+    images = torch.randn(2, 3, H, W)
+    labels = torch.zeros(2, H, W, dtype=torch.long)
+    labels[:, 10:30, 10:40] = 1
+    feats = model.encode(images)
+    engine.add_reference(feats, labels, 0)
+    prop = engine.propagate(model.encode(images.flip(-1)))
+    logits = engine.decode(prop, feats, output_size=(H, W))
+    assert logits.shape == (2, 11, H, W)
+    logits.logsumexp(1).mean().backward()
+    grads = [p.grad for n, p in model.named_parameters() if n.startswith("LSTT.layers.1.short_term_attn")]
+    assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)
+
+
+def test_presets_and_registry():
+    assert get_config("deaot_t").num_layers == 1 and get_config("deaot_l").num_layers == 3
+    assert get_config("r50_deaot_l").encoder_dims == (256, 512, 1024, 1024)
+    with pytest.raises(KeyError, match="unknown VMOS config"):
+        get_config("deaot_xl")
+    with pytest.raises(KeyError, match="already registered"):
+        register_config("deaot_t", VMOSConfig())
+    params = sum(p.numel() for p in build_vmos("deaot_t").parameters())
+    assert abs(params / 1e6 - 7.24) < 0.01  # published DeAOT-T size
+
+
+def test_imagenet_mobilenet_weights_load():
+    from hqtrack_core.model.encoders import build_encoder
+
+    enc = build_encoder("mobilenetv2", pretrained=True)
+    sd = torch.load(__import__("hqtrack_core.model.encoders.mobilenet", fromlist=["x"]).imagenet_weights_path(),
+                    map_location="cpu", weights_only=True)
+    torch.testing.assert_close(enc.features[5].conv[0][0].weight, sd["features.5.conv.0.0.weight"])
+
+
+def test_checkpoint_roundtrip_and_errors(model, tmp_path):
+    path = save_vmos(model, tmp_path / "m.safetensors", preset="deaot_t")
+    loaded = load_vmos(path).eval()
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(loaded.state_dict()[k], v)
+    # official layouts: {'state_dict': ...} with DDP 'module.' prefixes
+    other = build_vmos("deaot_t")
+    wrapped = {"state_dict": {"module." + k: v for k, v in model.state_dict().items()}}
+    load_official_checkpoint(other, wrapped)
+    torch.testing.assert_close(other.LSTT.layers[0].linear_QV.weight, model.LSTT.layers[0].linear_QV.weight)
+    bad = dict(model.state_dict())
+    bad.pop("id_norm.weight")
+    bad["extra.weight"] = torch.zeros(1)
+    bad["decoder.conv_out.bias"] = torch.zeros(3)
+    with pytest.raises(ValueError) as err:
+        load_official_checkpoint(other, bad)
+    msg = str(err.value)
+    assert "id_norm.weight" in msg and "extra.weight" in msg and "decoder.conv_out.bias" in msg
+    with pytest.raises(ValueError, match="shape mismatches"):
+        load_official_checkpoint(build_vmos("deaot_s"), model.state_dict())
+    with pytest.raises(FileNotFoundError):
+        load_vmos(tmp_path / "missing.safetensors")

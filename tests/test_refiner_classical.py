@@ -1,0 +1,97 @@
+"""The weight-free GrabCut refiner and prompt -> first mask."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hqtrack_core.refine import (
+    GrabCutRefiner,
+    build_refiner,
+    grabcut_mask,
+    labels_from_boxes,
+    mask_from_box,
+    mask_from_points,
+    mask_iou,
+)
+from hqtrack_core.refine.perturb import PERTURBATIONS
+
+
+def _scene(h=120, w=160, seed=0):
+    """Textured grey background, a saturated red disk (id 1) and a blue square (id 2)."""
+    rng = np.random.default_rng(seed)
+    image = np.clip(rng.normal(110, 20, (h, w, 3)), 0, 255).astype(np.uint8)
+    yy, xx = np.mgrid[:h, :w]
+    disk = (yy - 45) ** 2 + (xx - 50) ** 2 <= 25**2
+    square = np.zeros((h, w), bool)
+    square[60:105, 100:145] = True
+    image[disk] = (220, 30, 30)
+    image[square] = (30, 40, 210)
+    gt = np.zeros((h, w), np.uint8)
+    gt[disk], gt[square] = 1, 2
+    return image, gt
+
+
+@pytest.mark.parametrize("perturbation", ["dilate7", "erode7", "shift8x5"])
+def test_refiner_classical_recovers_boundary(perturbation):
+    image, gt = _scene()
+    raw = np.zeros_like(gt)
+    for i in (1, 2):
+        raw[PERTURBATIONS[perturbation](gt == i) & (raw == 0)] = i
+    result = GrabCutRefiner(min_band=9, max_band=9).refine(image, raw)  # band wider than the 7-8 px error
+    assert result.object_ids == (1, 2) and result.accepted.all()
+    for i in (1, 2):
+        before, after = mask_iou(raw == i, gt == i), mask_iou(result.labels == i, gt == i)
+        assert after > before + 0.05 and after > 0.9, (i, before, after)
+
+
+def test_refiner_classical_selector_rejects_a_grossly_wrong_proposal(monkeypatch):
+    image, gt = _scene()
+    import hqtrack_core.refine.classical as classical
+
+    monkeypatch.setattr(classical, "grabcut_mask", lambda img, m, *a: np.roll(m, 80, axis=1))
+    result = GrabCutRefiner(threshold=0.1).refine(image, gt)
+    assert not result.accepted.any() and np.array_equal(result.labels, gt)
+    assert GrabCutRefiner(threshold=0.0).refine(image, gt).accepted.all()
+
+
+def test_refiner_classical_edge_cases():
+    image, gt = _scene()
+    empty = np.zeros(gt.shape, bool)
+    assert not grabcut_mask(image, empty).any()
+    full = np.ones(gt.shape, bool)  # no background to learn from: unchanged
+    assert grabcut_mask(image, full).all()
+    with pytest.raises(ValueError, match="band"):
+        GrabCutRefiner(min_band=5, max_band=2)
+    refiner = build_refiner("classical", threshold=0.3, iterations=2)
+    assert isinstance(refiner, GrabCutRefiner) and refiner.threshold == 0.3 and refiner.iterations == 2
+
+
+def test_refiner_prompt_box_to_first_mask():
+    image, gt = _scene()
+    labels = labels_from_boxes(image, {1: (24, 19, 76, 71), 2: (99, 59, 145, 105)})
+    assert labels.dtype == np.uint8 and set(np.unique(labels)) == {0, 1, 2}
+    for i in (1, 2):
+        assert mask_iou(labels == i, gt == i) > 0.85
+    assert mask_iou(mask_from_box(image, (24, 19, 76, 71)), gt == 1) > 0.85
+    with pytest.raises(ValueError, match="outside"):
+        mask_from_box(image, (500, 500, 600, 600))
+    with pytest.raises(ValueError, match="x1 >= x0"):
+        mask_from_box(image, (50, 50, 10, 10))
+    with pytest.raises(ValueError, match="no boxes"):
+        labels_from_boxes(image, [])
+    with pytest.raises(ValueError, match="point prompts need"):
+        mask_from_points(image, [[50, 45]], [1], GrabCutRefiner())
+
+
+@pytest.mark.shared_data
+def test_refiner_classical_on_davis_frame(shared_data):
+    """Real frame: a dilated ground truth (over-segmentation) is pulled back towards the true boundary."""
+    import cv2
+
+    root = shared_data / "davis2016"
+    image = cv2.cvtColor(cv2.imread(str(root / "JPEGImages/480p/car-shadow/00020.jpg")), cv2.COLOR_BGR2RGB)
+    gt = cv2.imread(str(root / "Annotations/480p/car-shadow/00020.png"), cv2.IMREAD_GRAYSCALE) > 127
+    raw = PERTURBATIONS["dilate7"](gt)
+    result = GrabCutRefiner().refine(image, raw.astype(np.uint8))
+    assert mask_iou(result.labels == 1, gt) > mask_iou(raw, gt) + 0.05

@@ -1,0 +1,130 @@
+"""HQ-SAM / SAM refiner with a random-initialised vit_tiny (no weights needed).
+
+vit_tiny encodes at 1024 px whatever the input size (~2-3 s per encoding on one CPU thread): the tests share
+one model and keep encodings few.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from hqtrack_core.refine import SamRefiner, build_refiner, build_sam, load_sam_checkpoint
+from hqtrack_core.refine.sam import HQ_ONLY_PREFIXES
+
+H, W = 96, 128
+
+
+@pytest.fixture(scope="module")
+def hq_model():
+    torch.manual_seed(0)
+    return build_sam("vit_tiny", decoder="hq")
+
+
+@pytest.fixture(scope="module")
+def frame():
+    rng = np.random.default_rng(0)
+    image = (rng.random((H, W, 3)) * 255).astype(np.uint8)
+    labels = np.zeros((H, W), np.int64)
+    labels[10:40, 10:50] = 1
+    labels[50:90, 60:120] = 3
+    labels[5:15, 100:125] = 4
+    return image, labels
+
+
+class EncoderCounter:
+    def __init__(self, model):
+        self.count = 0
+        self.handle = model.image_encoder.register_forward_hook(self._hook)
+
+    def _hook(self, *args):
+        self.count += 1
+
+
+def test_refiner_hqsam_one_encoding_per_frame_and_shapes(hq_model, frame):
+    image, labels = frame
+    refiner = SamRefiner(hq_model)
+    counter = EncoderCounter(hq_model)
+    try:
+        result = refiner.refine(image, labels, object_ids=[1, 3, 4, 9])
+    finally:
+        counter.handle.remove()
+    assert counter.count == 1 and refiner.encode_count == 1  # 3 objects, one encoding
+    assert result.labels.shape == (H, W) and result.labels.dtype == labels.dtype
+    assert result.proposals.shape == (4, H, W) and result.proposals.dtype == bool
+    assert result.refined.tolist() == [True, True, True, False]
+    assert np.isfinite(result.scores[:3]).all() and np.isnan(result.scores[3])
+    assert set(np.unique(result.labels)) <= {0, 1, 3, 4}
+    for k in range(3):
+        assert result.accepted[k] == (result.iou[k] >= 0.1)
+
+
+def test_refiner_hqsam_batched_decoder_equals_one_by_one(hq_model, frame):
+    image, labels = frame
+    refiner = SamRefiner(hq_model, decode_batch=2)  # 3 boxes -> chunks of 2 + 1
+    refiner.set_image(image)
+    boxes = np.array([[10, 10, 49, 39], [60, 50, 119, 89], [100, 5, 124, 14]], float)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        batched = refiner.decode(boxes=boxes)
+        single = [refiner.decode(boxes=b[None]) for b in boxes]
+    assert batched.masks.shape == (3, H, W)
+    for k, one in enumerate(single):
+        assert np.allclose(batched.scores[k], one.scores[0], atol=1e-4)
+        assert (batched.masks[k] != one.masks[0]).mean() < 1e-3
+    # points and hq_token_only / single-mask options go through the same decoder
+    refiner.multimask, refiner.hq_token_only = False, True
+    pts = refiner.decode(points=np.array([[[30.0, 20.0], [5.0, 5.0]]]), point_labels=np.array([[1, 0]]))
+    assert pts.masks.shape == (1, H, W)
+    assert refiner.encode_count == 1
+
+
+def test_refiner_sam_baseline_multimask_picks_best(frame):
+    image, labels = frame
+    torch.manual_seed(0)
+    refiner = build_refiner("sam", model_type="vit_tiny")
+    assert isinstance(refiner, SamRefiner) and not refiner.is_hq and refiner.name == "sam"
+    refiner.set_image(image)
+    box = np.array([[10, 10, 49, 39]], float)
+    out = refiner.decode(boxes=box)
+    # the plain SAM decoder returns 3 candidates; the refiner keeps the best predicted IoU
+    tb = refiner.predictor.transform.apply_boxes_torch(torch.as_tensor(box, dtype=torch.float32), (H, W))
+    masks, iou, _ = refiner.predictor.predict_torch(None, None, boxes=tb, multimask_output=True)
+    best = int(iou[0].argmax())
+    assert masks.shape[1] == 3
+    assert np.array_equal(out.masks[0], masks[0, best].numpy()) and out.scores[0] == pytest.approx(float(iou[0, best]))
+
+
+def test_refiner_checkpoint_loading_and_errors(tmp_path, hq_model):
+    with pytest.raises(FileNotFoundError, match="not found"):
+        build_sam("vit_tiny", checkpoint=tmp_path / "missing.pth")
+    with pytest.raises(KeyError, match="unknown SAM model_type"):
+        build_sam("vit_huge")
+    with pytest.raises(KeyError, match="unknown refiner"):
+        build_refiner("sam2")
+    assert build_refiner("none") is None
+    # a checkpoint missing most names, with a stray one
+    partial = {k: v for k, v in list(hq_model.state_dict().items())[:3]}
+    partial["stray.weight"] = torch.zeros(1)
+    bad = tmp_path / "bad.pth"
+    torch.save(partial, bad)
+    with pytest.raises(KeyError, match=r"missing .* 1 unexpected \['stray.weight'\]"):
+        load_sam_checkpoint(hq_model, bad)
+    # a full checkpoint (wrapped as {"model": ...}) round-trips on CPU, for HQ and (dropping HQ keys) SAM
+    state = {k: v.clone() for k, v in hq_model.state_dict().items()}
+    good = tmp_path / "sam_hq_vit_tiny.pth"
+    torch.save({"model": state}, good)
+    loaded = build_sam("vit_tiny", checkpoint=good, decoder="hq")
+    for k, v in loaded.state_dict().items():
+        assert torch.equal(v, state[k]), k
+    baseline = build_sam("vit_tiny", checkpoint=good, decoder="sam")
+    assert not any(k.startswith(HQ_ONLY_PREFIXES) for k in baseline.state_dict())
+    assert torch.equal(baseline.state_dict()["mask_decoder.iou_token.weight"], state["mask_decoder.iou_token.weight"])
+    # an HQ model cannot take a plain-SAM checkpoint: HQ names are reported missing
+    sam_only = tmp_path / "sam_vit_tiny.pth"
+    torch.save(baseline.state_dict(), sam_only)
+    with pytest.raises(KeyError, match="hf_token|hf_mlp|compress_vit_feat|embedding_"):
+        build_sam("vit_tiny", checkpoint=sam_only, decoder="hq")
+    with pytest.raises(ValueError, match="takes no checkpoint"):
+        build_refiner("classical", checkpoint=good)
