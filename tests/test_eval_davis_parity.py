@@ -9,9 +9,9 @@ import pytest
 from PIL import Image
 
 from hqtrack_core.evaluation.davis import disk, evaluate_davis, score_sequence
+from hqtrack_core.evaluation.official import vos_benchmark_scores
 
 vos_benchmark = pytest.importorskip("vos_benchmark", reason="vos-benchmark (test extra) not installed")
-from vos_benchmark.benchmark import VideoEvaluator  # noqa: E402
 from vos_benchmark.evaluator import Evaluator  # noqa: E402
 
 TOL = 1e-6
@@ -37,10 +37,10 @@ def test_davis_jf_parity_with_vos_benchmark_on_osvos(shared_data, tmp_path):
             Image.fromarray(np.where(labels > 0, 255, 0).astype(np.uint8), mode="L").save(binary_root / seq / png.name)
     ours = evaluate_davis(gt_root, pred_root, sequences=sequences, binarize=True)
     worst_j = worst_f = 0.0
+    reference = vos_benchmark_scores(gt_root, binary_root, sequences)
     for seq in sequences:
-        name, iou, boundary = VideoEvaluator(str(gt_root), str(binary_root))(seq)
-        assert name == seq and list(iou) == [255]
-        ref_j, ref_f = iou[255] / 100, boundary[255] / 100
+        assert list(reference[seq]) == [255]
+        ref_j, ref_f = reference[seq][255]
         s = ours.sequences[seq]
         worst_j, worst_f = max(worst_j, abs(s.J - ref_j)), max(worst_f, abs(s.F - ref_f))
         print(f"\n{seq:<11} J {s.J:.6f} (vos-benchmark {ref_j:.6f})  F {s.F:.6f} (vos-benchmark {ref_f:.6f})", end="")

@@ -124,58 +124,10 @@ def _build_workspace(root: Path, seed: int, binary: bool) -> tuple[Path, Path]:
 
 
 def _toolkit_scores(seqs: Path, results: Path) -> dict:
-    """Run the VOTS2023 stack analyses with the toolkit's own classes on the files."""
-    import yaml
-    from vot.analysis import analysis_registry
-    from vot.dataset.common import read_sequence
-    from vot.experiment.multirun import UnsupervisedExperiment
-    from vot.tracker.results import Results
-    from vot.utilities.data import Grid
-    from vot.workspace.storage import LocalStorage
+    """The toolkit's own readers and VOTS2023 stack analyses on the files."""
+    from hqtrack_core.evaluation.official import vot_toolkit_scores
 
-    class Experiment(UnsupervisedExperiment):
-        def results(self, tracker, sequence):
-            return Results(LocalStorage(str(results / sequence.name)))
-
-    stack = yaml.safe_load((Path(vot.__file__).parent / "stack" / "tests" / "multiobject.yaml").read_text())
-    config = stack["experiments"]["baseline"]
-    experiment = Experiment("baseline", None, multiobject=config["multiobject"], repetitions=config["repetitions"])
-    analyses = {e["type"]: analysis_registry.get(e["type"], **{k: v for k, v in e.items() if k not in ("type", "name")}) for e in config["analyses"]}
-    sequences = [read_sequence(str(seqs / name)) for name in list_vots_sequences(seqs)]
-
-    def per_sequence(analysis):
-        grid = Grid(len(sequences), 1)
-        for i, sequence in enumerate(sequences):
-            grid[i, 0] = analysis.subcompute(experiment, None, sequence, None)
-        return grid
-
-    quality = analyses["average_accuracy"]
-    q_grid = per_sequence(quality.analysis)
-    plot = analyses["average_success_plot"]
-    p_grid = per_sequence(plot.analysis)
-    ar = analyses["longterm_ar"]
-    counts, accuracy = ar.dependencies()
-    c_grid, a_grid = per_sequence(counts), per_sequence(accuracy)
-
-    def transpose(grid):
-        out = Grid(1, len(sequences))
-        for i in range(len(sequences)):
-            out[0, i] = grid[i, 0]
-        return out
-
-    ar_result = ar.compute(experiment, [None], sequences, [transpose(c_grid), transpose(a_grid)])[0, 0]
-    aux = analyses["average_quality_auxiliary"]
-    x_grid = per_sequence(aux.analysis)
-    nre, dre, adq = aux.aggregate(None, sequences, [x_grid[i, 0] for i in range(len(sequences))])
-    overall_plot = plot.aggregate(None, sequences, p_grid)[0]
-    return {
-        "Q": quality.aggregate(None, sequences, q_grid)[0], "A": ar_result[0], "R": ar_result[1],
-        "NRE": nre, "DRE": dre, "ADQ": adq, "plot": np.array([y for _, y in overall_plot]),
-        "sequences": {s.name: {"Q": q_grid[i, 0][0], "A": a_grid[i, 0][0], "NRE": x_grid[i, 0][0], "DRE": x_grid[i, 0][1],
-                               "ADQ": x_grid[i, 0][2], "plot": np.array([y for _, y in p_grid[i, 0][0]]),
-                               "counts": c_grid[i, 0][0]}
-                      for i, s in enumerate(sequences)},
-    }
+    return vot_toolkit_scores(seqs, results)
 
 
 def _ours(seqs: Path, results: Path):

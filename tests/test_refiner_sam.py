@@ -128,3 +128,20 @@ def test_refiner_checkpoint_loading_and_errors(tmp_path, hq_model):
         build_sam("vit_tiny", checkpoint=sam_only, decoder="hq")
     with pytest.raises(ValueError, match="takes no checkpoint"):
         build_refiner("classical", checkpoint=good)
+
+
+def test_refiner_fused_layernorm_matches_sam():
+    from segment_anything_hq.modeling.common import LayerNorm2d
+
+    from hqtrack_core.refine.sam import ChannelLayerNorm, fuse_layernorms
+
+    ref = LayerNorm2d(32)
+    torch.nn.init.normal_(ref.weight)
+    torch.nn.init.normal_(ref.bias)
+    x = torch.randn(2, 32, 9, 11) * 3 + 1
+    fused = ChannelLayerNorm(ref.weight, ref.bias, ref.eps)
+    assert torch.allclose(fused(x), ref(x), atol=1e-5)
+    holder = torch.nn.Sequential(torch.nn.Conv2d(3, 32, 1), LayerNorm2d(32))
+    names = set(holder.state_dict())
+    assert fuse_layernorms(holder) == 1 and isinstance(holder[1], ChannelLayerNorm)
+    assert set(holder.state_dict()) == names  # checkpoints still load

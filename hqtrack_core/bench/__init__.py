@@ -10,7 +10,9 @@ Keys of ``figures/bench.json`` (all measured on the machine that ran ``make benc
   objects), ``vmos_peak_rss_mb_480p``, ``official_peak_rss_mb_480p``, ``vmos_max_abs_logit_diff_480p``.
 - ``hqtrack_vmos``: ``hqtrack_vmos_latency_ratio_vs_official_480p`` and its two latencies (official HQTrack VMOS).
 - ``refiner``: ``refiner_speedup_5_objects`` (one image encoding per frame vs one per object), latencies.
+- ``eval``: ``eval_davis_speedup_vs_official`` (ours vs vos-benchmark), ``eval_vots_speedup_vs_official``
+  (ours vs vot-toolkit), their per-frame times and max abs differences (see ``bench/eval.py``).
 - ``soak``: ``soak_rss_mb_frame_1000``, ``soak_rss_mb_frame_10000``, ``soak_rss_growth_pct`` (bounded memory).
 """
 
-BENCHMARKS = ("vmos", "hqtrack_vmos", "refiner", "soak")
+BENCHMARKS = ("vmos", "hqtrack_vmos", "refiner", "soak", "eval")

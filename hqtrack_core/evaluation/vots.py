@@ -48,7 +48,7 @@ from hqtrack_core.data.vot_format import FAILURE, INITIALIZATION, UNKNOWN, MaskR
 
 __all__ = [
     "PLOT_THRESHOLDS", "region_overlap", "frame_overlaps", "ObjectScore", "SequenceScore", "VotsScore",
-    "score_object", "score_sequence", "score_sequences",
+    "score_object", "score_sequence", "score_sequences", "score_label_maps",
 ]
 
 PLOT_THRESHOLDS = np.linspace(0.0, 1.0, 100)  # quality-plot thresholds (the stack's resolution 100)

@@ -25,8 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from ..model.gpm import LayerMemory
-from ..model.identification import one_hot_labels
-from ..model.vmos import VMOS, Features, Propagation
+from ..model.vmos import VMOS, Features, Propagation, inference_copy
 from .memory import MEMORY_PRESETS, MemoryEntry, MemoryPolicy, MemoryState
 from .objects import ObjectManager
 
@@ -112,17 +111,17 @@ class GroupEngine:
         self.policy = policy
         self.memory = MemoryState(policy)
 
-    def _one_hot(self, labels: torch.Tensor) -> torch.Tensor:
+    def _id_emb(self, labels: torch.Tensor) -> torch.Tensor:
         if labels.dim() == 4 and labels.shape[1] == self.model.max_obj_num + 1:
-            return labels.float()
+            return self.model.id_embedding(labels.float())
         if labels.dim() != 3:
             raise ValueError(f"labels must be (B, H, W) slots or (B, {self.model.max_obj_num + 1}, H, W) "
                              f"one-hot, got {tuple(labels.shape)}")
-        return one_hot_labels(labels.long(), self.model.max_obj_num + 1)
+        return self.model.id_embedding_from_labels(labels.long())
 
     def add_reference(self, features: Features, labels: torch.Tensor, frame_index: int) -> Propagation:
         """Encode a frame with a known mask against itself and pin it in memory."""
-        id_emb = self.model.id_embedding(self._one_hot(labels))
+        id_emb = self._id_emb(labels)
         prop = self.model.propagate(features, id_emb=id_emb)
         keys, values = self.model.memory_entry(prop, id_emb)
         self.memory.add_reference(MemoryEntry(frame_index, keys, values, "reference"))
@@ -156,7 +155,7 @@ class GroupEngine:
 
     def remember(self, prop: Propagation, labels: torch.Tensor, frame_index: int) -> bool:
         """Write the propagated frame with its mask; returns whether it became a long-term entry."""
-        id_emb = self.model.id_embedding(self._one_hot(labels))
+        id_emb = self._id_emb(labels)
         keys, values = self.model.memory_entry(prop, id_emb)
         return self.memory.add_frame(MemoryEntry(frame_index, keys, values, "short_term"))
 
@@ -178,6 +177,18 @@ class _Pending:
     features: Features
     props: list[Propagation]
     output: StepOutput
+
+
+def channel_argmax(x: torch.Tensor) -> torch.Tensor:
+    """``argmax(x, dim=0)`` for ``(C, H, W)`` with few channels (first maximum wins, like torch.argmax);
+    a running comparison is several times faster than the strided reduction at 480p."""
+    best = x[0].clone()
+    index = torch.zeros(x.shape[1:], dtype=torch.long, device=x.device)
+    for c in range(1, x.shape[0]):
+        better = x[c] > best
+        index.masked_fill_(better, c)
+        torch.maximum(best, x[c], out=best)
+    return index
 
 
 def soft_aggregate(group_logits: list[torch.Tensor], max_obj: int) -> torch.Tensor:
@@ -206,16 +217,17 @@ class VMOSTracker:
     policy: MemoryPolicy = field(default_factory=lambda: MEMORY_PRESETS["deaot"])
     device: torch.device | str | None = None
     resize: ResizePolicy | None = None
+    optimize: bool = True  # run on inference_copy(model): BN folded, channels-last (same outputs)
 
     def __post_init__(self) -> None:
         if self.device is None:
             self.device = next(self.model.parameters()).device
         self.device = torch.device(self.device)
-        self.model.to(self.device).eval()
         self.reset()
 
     def reset(self) -> None:
-        """Forget the video (memory, objects, sizes)."""
+        """Forget the video (memory, objects, sizes); re-snapshot the model's current weights."""
+        self.net = inference_copy(self.model).to(self.device) if self.optimize else self.model.to(self.device).eval()
         self.objects = ObjectManager(self.model.max_obj_num)
         self.groups: list[GroupEngine] = []
         self.frame_index = -1
@@ -248,7 +260,8 @@ class VMOSTracker:
             self.input_size = self.resize.size_for(*size) if self.resize is not None else size
         elif size != self.image_size:
             raise ValueError(f"image size changed mid-video: {size} != {self.image_size}; call reset() first")
-        return normalize_image(image, self.input_size, self.device)
+        x = normalize_image(image, self.input_size, self.device)
+        return x.contiguous(memory_format=torch.channels_last) if self.optimize else x
 
     def _check_mask(self, mask) -> np.ndarray:
         if isinstance(mask, torch.Tensor):
@@ -292,7 +305,7 @@ class VMOSTracker:
             raise ValueError("the first frame needs a mask (no objects in memory yet)")
         x = self._prepare_image(image)
         self.frame_index += 1
-        features = self.model.encode(x)
+        features = self.net.encode(x)
         props, logits = [], []
         for g, engine in enumerate(self.groups):
             prop = engine.propagate(features)
@@ -309,7 +322,7 @@ class VMOSTracker:
         merged = merged[channels]
         probs = torch.softmax(merged, dim=0)
         ids = np.array([0] + self.object_ids, dtype=np.int64)
-        labels = ids[merged.argmax(0).cpu().numpy()]
+        labels = ids[channel_argmax(merged).cpu().numpy()]
         out = StepOutput(labels=labels, probs=probs, object_ids=self.object_ids, frame_index=self.frame_index,
                          logits=merged)
         self._pending = _Pending(self.frame_index, features, props, out)
@@ -344,10 +357,10 @@ class VMOSTracker:
             raise ValueError("the first mask has no objects (all zeros)")
         if first:
             self.objects.add(objects)
-            features = self.model.encode(x)
+            features = self.net.encode(x)
             labels = np.where(np.isin(mask, objects), mask, 0)
             for _ in range(self.objects.num_groups):
-                self.groups.append(GroupEngine(self.model, self.policy))
+                self.groups.append(GroupEngine(self.net, self.policy))
             for engine, slots in zip(self.groups, self._slot_maps(labels)):
                 engine.add_reference(features, slots, self.frame_index)
             ids = [0] + self.object_ids
@@ -360,7 +373,7 @@ class VMOSTracker:
         known_before = set(self.object_ids)
         touched = self.objects.add([i for i in objects if i not in known_before])
         while len(self.groups) < self.objects.num_groups:
-            self.groups.append(GroupEngine(self.model, self.policy))
+            self.groups.append(GroupEngine(self.net, self.policy))
         keep = np.isin(mask, objects)
         labels = np.where(keep, mask, out.labels)
         slot_maps = self._slot_maps(labels)

@@ -35,7 +35,7 @@ from torch import nn
 from .config import ENCODER_DIMS, PRESETS, VMOSConfig, get_config, register_config
 from .decoder import ConvGN
 from .gpm import GatedPropagationModule, LayerMemory, LayerState
-from .identification import id_tokens
+from .identification import one_hot_labels
 from .propagation import GroupNorm1D
 from .vmos import VMOS, Features, Propagation
 
@@ -233,15 +233,37 @@ class MultiScaleVMOS(VMOS):
         self.conv_output2 = nn.Conv2d(cfg.s8_embed_dim, cfg.max_obj_num + 1, 1)
 
     def id_embedding(self, one_hot: torch.Tensor, size_8: tuple[int, int] | None = None) -> MultiScaleIDs:
-        """``one_hot (B, max_obj + 1, H, W)`` -> :class:`MultiScaleIDs`.
+        """``one_hot (B, max_obj + 1, H, W)`` (or probabilities) -> :class:`MultiScaleIDs`.
 
         The 1/8 tokens come from a stride-16 bank, nearest-upsampled to ``size_8`` (default
-        ``ceil(H / 8) x ceil(W / 8)``, the 1/8 grid of every encoder here for 16k+1 inputs).
+        ``ceil(H / 8) x ceil(W / 8)``, the 1/8 grid of every encoder here, as the released engine computes it).
         """
-        s16 = id_tokens(self.patch_wise_id_bank, self.id_norm, one_hot)
+        return self._ids(one_hot, one_hot.shape[1], size_8)
+
+    def id_embedding_from_labels(self, labels: torch.Tensor, size_8: tuple[int, int] | None = None
+                                 ) -> MultiScaleIDs:
+        """``labels (B, H, W)`` slot indices -> :class:`MultiScaleIDs`; only the used identities are convolved
+        (the other one-hot channels are zero: same result, less work)."""
+        n = int(labels.max()) + 1 if labels.numel() else 1
+        if n > self.max_obj_num + 1:
+            raise ValueError(f"label {n - 1} exceeds max_obj_num={self.max_obj_num}")
+        if self.training:
+            n = self.max_obj_num + 1
+        return self._ids(one_hot_labels(labels, n), n, size_8)
+
+    def _ids(self, one_hot: torch.Tensor, n: int, size_8: tuple[int, int] | None) -> MultiScaleIDs:
+        if one_hot.dim() != 4 or n > self.max_obj_num + 1:
+            raise ValueError(f"one-hot masks must be (B, <= {self.max_obj_num + 1}, H, W), got {tuple(one_hot.shape)}")
+
+        def bank(conv: nn.Conv2d) -> torch.Tensor:
+            if n == conv.in_channels:
+                return conv(one_hot)
+            return F.conv2d(one_hot, conv.weight[:, :n], conv.bias, conv.stride, conv.padding)
+
+        s16 = self.id_norm(_tokens(bank(self.patch_wise_id_bank)))
         h, w = one_hot.shape[-2:]
         size_8 = size_8 or (-(-h // 8), -(-w // 8))
-        emb8 = self.patch_wise_id_bank_s8(one_hot)  # (B, d8, h16, w16)
+        emb8 = bank(self.patch_wise_id_bank_s8)  # (B, d8, h16, w16): the 1/8 bank has stride 16 too
         emb8 = self.id_norm_s8(emb8.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
         emb8 = F.interpolate(emb8, size=size_8, mode="nearest")
         return MultiScaleIDs(s16=s16, s8=_tokens(emb8))

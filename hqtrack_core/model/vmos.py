@@ -19,13 +19,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .config import VMOSConfig, get_config
 from .decoder import FPNSegmentationHead
 from .encoders import build_encoder
 from .gpm import LayerMemory, LayerState
-from .identification import build_id_bank, id_tokens
+from .identification import build_id_bank, id_tokens, one_hot_labels
 from .propagation import LSTT
 
 
@@ -91,6 +92,19 @@ class VMOS(nn.Module):
         """``one_hot (B, max_obj + 1, H, W)`` (or probabilities) -> ID tokens ``(B, h*w, d)``."""
         return id_tokens(self.patch_wise_id_bank, self.id_norm, one_hot)
 
+    def id_embedding_from_labels(self, labels: torch.Tensor) -> torch.Tensor:
+        """``labels (B, H, W)`` slot indices -> ID tokens ``(B, h*w, d)``; only the ``max(labels) + 1``
+        used identities are convolved (the others are all-zero channels: same result, less work)."""
+        n = int(labels.max()) + 1 if labels.numel() else 1
+        if n > self.max_obj_num + 1:
+            raise ValueError(f"label {n - 1} exceeds max_obj_num={self.max_obj_num}")
+        one_hot = one_hot_labels(labels, n)
+        if self.training or n == self.max_obj_num + 1:
+            return self.id_embedding(one_hot_labels(labels, self.max_obj_num + 1))
+        bank = self.patch_wise_id_bank
+        emb = F.conv2d(one_hot, bank.weight[:, :n], bank.bias, bank.stride, bank.padding)
+        return self.id_norm(emb.flatten(2).transpose(1, 2))
+
     def propagate(self, features: Features, memories: list[LayerMemory] | None = None,
                   id_emb: torch.Tensor | None = None) -> Propagation:
         """Run the LSTT on a frame. Give ``memories`` (one :class:`LayerMemory` per layer) to match
@@ -118,3 +132,51 @@ class VMOS(nn.Module):
 def build_vmos(name: str = "deaot_t", pretrained_encoder: bool = False, **overrides) -> VMOS:
     """Registry builder: ``build_vmos("deaot_l")``; keyword overrides replace config fields."""
     return VMOS(get_config(name, **overrides), pretrained_encoder=pretrained_encoder)
+
+
+def _fold_pair(conv: nn.Conv2d, bn: nn.Module) -> None:
+    """Fold an eval-mode (frozen) BatchNorm into the preceding convolution, in place."""
+    scale = bn.weight * (bn.running_var + bn.eps).rsqrt()
+    conv.weight.data = conv.weight.data * scale.view(-1, 1, 1, 1)
+    bias = conv.bias.data if conv.bias is not None else torch.zeros_like(scale)
+    conv.bias = nn.Parameter(bn.bias + (bias - bn.running_mean) * scale)
+
+
+def fold_frozen_batchnorm(module: nn.Module) -> int:
+    """Fold every ``Conv2d -> FrozenBatchNorm2d`` pair of ``module`` (Sequential neighbours and ``convN``/``bnN``
+    attribute pairs, as in torchvision's MobileNetV2 / ResNet); the BN becomes ``Identity``. Returns pairs."""
+    from torchvision.ops import FrozenBatchNorm2d
+
+    count = 0
+    for mod in list(module.modules()):
+        if isinstance(mod, nn.Sequential):
+            names = list(mod._modules)
+            for a, b in zip(names, names[1:]):
+                if isinstance(mod._modules[a], nn.Conv2d) and isinstance(mod._modules[b], FrozenBatchNorm2d):
+                    _fold_pair(mod._modules[a], mod._modules[b])
+                    mod._modules[b] = nn.Identity()
+                    count += 1
+        for i in range(1, 4):
+            conv, bn = getattr(mod, f"conv{i}", None), getattr(mod, f"bn{i}", None)
+            if isinstance(conv, nn.Conv2d) and isinstance(bn, FrozenBatchNorm2d):
+                _fold_pair(conv, bn)
+                setattr(mod, f"bn{i}", nn.Identity())
+                count += 1
+    return count
+
+
+def inference_copy(model: VMOS) -> VMOS:
+    """A deep copy of ``model`` made for fast inference: eval mode, no grads, frozen BatchNorms folded
+    into their convolutions, convolutional parts in channels-last memory format. Outputs equal the
+    original's up to float rounding (the parity tests run on this copy)."""
+    import copy
+
+    fast = copy.deepcopy(model).eval()
+    for p in fast.parameters():
+        p.requires_grad_(False)
+    if model.cfg.freeze_bn:
+        fold_frozen_batchnorm(fast.encoder)
+    fast.encoder.to(memory_format=torch.channels_last)
+    fast.decoder.to(memory_format=torch.channels_last)
+    fast.is_inference_copy = True
+    return fast

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+import torch
+
 from .base import Refiner
 from .classical import GrabCutRefiner
 from .sam import SamRefiner
@@ -33,7 +35,7 @@ def build_refiner(
     kind: str = "none",
     checkpoint: str | Path | None = None,
     model_type: str = "vit_tiny",
-    device: str = "cpu",
+    device: str | torch.device = "cpu",
     **opts,
 ) -> Refiner | None:
     """Build a refiner by name.

@@ -128,7 +128,9 @@ class GrabCutRefiner(Refiner):
 
     def propose(self, image: np.ndarray, masks: np.ndarray) -> Proposals:
         image = check_image(image)
-        out = np.stack([grabcut_mask(image, m, self.band, self.min_band, self.max_band, self.iterations) for m in masks])
+        out = np.stack(
+            [grabcut_mask(image, m, self.band, self.min_band, self.max_band, self.iterations) for m in masks]
+        )
         return Proposals(masks=out, scores=np.full(len(out), np.nan))
 
     def segment_boxes(self, image: np.ndarray, boxes: np.ndarray) -> Proposals:

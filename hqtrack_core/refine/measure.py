@@ -2,8 +2,10 @@
 
 DAVIS-2016 dev sequences (``<data>/davis2016``, ``ImageSets/dev.txt``, 480p): every ``stride``-th frame's ground
 truth is perturbed as a VOS model errs (:mod:`hqtrack_core.refine.perturb`), refined by :class:`GrabCutRefiner`,
-and scored against the ground truth (J = IoU, F = DAVIS boundary F). Rows: the perturbed mask, the refined mask
-without the selector (threshold 0: always accept), with HQTrack's selector (IoU >= 0.1) and a strict one (0.5).
+and scored against the ground truth (J = IoU, F = DAVIS boundary F). Real errors are measured too when the shared
+data has them: OSVOS's published predictions (``osvos_davis2017_predictions``, binarised) as the raw mask.
+Rows: the raw mask, the refined mask without the selector (threshold 0: always accept), with HQTrack's selector
+(IoU >= 0.1) and with a strict one (0.5).
 Writes ``figures/refiner_offline.json`` and prints the table, whatever it shows.
 """
 
@@ -19,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..evaluation.davis import boundary_f, jaccard
+from ..data.masks import read_mask
 from ..paths import data_root, figures_dir
 from .classical import GrabCutRefiner
 from .perturb import PERTURBATIONS
@@ -58,20 +61,24 @@ def measure(
         sequences = (davis_root / "ImageSets" / "dev.txt").read_text().split()
     refiner = refiner or GrabCutRefiner()
     stats: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
+    osvos_root = davis_root.parent / "osvos_davis2017_predictions"
     n_frames, t_refine, n_refine = 0, 0.0, 0
     for seq in sequences:
         names = sorted(p.stem for p in (davis_root / "Annotations" / "480p" / seq).glob("*.png"))
         for name in names[::stride]:
             image, gt = _read(davis_root, seq, name)
             n_frames += 1
-            for pname, perturb in PERTURBATIONS.items():
-                raw = perturb(gt)
+            raws = {pname: perturb(gt) for pname, perturb in PERTURBATIONS.items()}
+            osvos = osvos_root / seq / f"{name}.png"
+            if osvos.exists():
+                raws["osvos (real)"] = read_mask(osvos) > 0
+            for pname, raw in raws.items():
                 labels = raw.astype(np.uint8)
                 start = time.perf_counter()
                 result = refiner.refine(image, labels, object_ids=[1])
                 t_refine += time.perf_counter() - start
                 n_refine += 1
-                stats.setdefault((pname, "perturbed"), []).append((*_score(gt, raw), np.nan))
+                stats.setdefault((pname, "raw"), []).append((*_score(gt, raw), np.nan))
                 for row, threshold in THRESHOLDS.items():
                     sel = result.reselect(threshold)
                     stats.setdefault((pname, row), []).append((*_score(gt, sel.labels == 1),
@@ -80,7 +87,7 @@ def measure(
     for (pname, row), values in stats.items():
         arr = np.asarray(values, dtype=np.float64)
         j, f = 100 * arr[:, 0].mean(), 100 * arr[:, 1].mean()
-        accept = np.nanmean(arr[:, 2]) if row != "perturbed" and not np.all(np.isnan(arr[:, 2])) else None
+        accept = np.nanmean(arr[:, 2]) if row != "raw" and not np.all(np.isnan(arr[:, 2])) else None
         rows.append({"perturbation": pname, "mask": row, "J": round(j, 2), "F": round(f, 2),
                      "JF": round((j + f) / 2, 2), "accepted": None if accept is None else round(100 * accept, 1)})
     return {
@@ -89,15 +96,16 @@ def measure(
                      "refiner": {"kind": "classical", "band": refiner.band, "min_band": refiner.min_band,
                                  "max_band": refiner.max_band,
                                  "iterations": refiner.iterations},
-                     "scorer": "hqtrack_core.evaluation.davis", "seconds_per_object": round(t_refine / max(n_refine, 1), 3)},
+                     "scorer": "hqtrack_core.evaluation.davis",
+                     "seconds_per_object": round(t_refine / max(n_refine, 1), 3)},
     }
 
 
 def format_table(result: dict) -> str:
-    lines = [f"{'perturbation':<12} {'mask':<24} {'J':>6} {'F':>6} {'J&F':>6} {'accept%':>8}"]
+    lines = [f"{'raw mask':<13} {'mask':<24} {'J':>6} {'F':>6} {'J&F':>6} {'accept%':>8}"]
     for r in result["rows"]:
         acc = "" if r["accepted"] is None else f"{r['accepted']:.1f}"
-        lines.append(f"{r['perturbation']:<12} {r['mask']:<24} {r['J']:>6.2f} {r['F']:>6.2f} {r['JF']:>6.2f} {acc:>8}")
+        lines.append(f"{r['perturbation']:<13} {r['mask']:<24} {r['J']:>6.2f} {r['F']:>6.2f} {r['JF']:>6.2f} {acc:>8}")
     s = result["settings"]
     lines.append(f"({s['frames']} frames of {', '.join(s['sequences'])}, every {s['stride']}th; "
                  f"{s['seconds_per_object']} s per object; scored by {s['scorer']})")

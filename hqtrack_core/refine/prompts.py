@@ -51,8 +51,9 @@ def labels_from_boxes(
 
 
 def mask_from_box(image: np.ndarray, box: Box, refiner: Refiner | None = None) -> np.ndarray:
-    """One box -> ``(H, W)`` bool mask (see :func:`labels_from_boxes`)."""
-    return labels_from_boxes(image, [box], refiner) > 0
+    """One box -> first-frame label map ``(H, W)`` uint8 with the object as id 1 (see :func:`labels_from_boxes`);
+    ready for ``tracker.step(image, mask)``."""
+    return labels_from_boxes(image, [box], refiner)
 
 
 def mask_from_points(

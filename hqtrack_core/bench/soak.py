@@ -1,0 +1,153 @@
+"""Soak benchmark: does the VMOS memory stay flat over a long video?
+
+10,000 frames of a small synthetic video (65x65) through the VMOS engine with HQTrack's released memory
+policy (long-term entry every 50 frames, at most 6 entries with the reference pinned, short-term 4 frames
+back), writing the engine's own predictions to memory as a tracker does. The process RSS is read at frame
+1,000 and frame 10,000: bounded memory must not grow (goal: <= 2%). For contrast the same run with unbounded
+long-term memory (DeAOT's behaviour: one more entry every 50 frames, forever).
+
+Keys: ``soak_rss_mb_frame_1000``, ``soak_rss_mb_frame_10000``, ``soak_rss_growth_pct``, the
+``soak_unbounded_*`` counterparts, ``soak_frames``, ``soak_ms_per_frame``, ``soak_long_term_entries_end``
+(and ``soak_unbounded_long_term_entries_end``), ``soak_preset``.
+
+    python -m hqtrack_core.bench soak          # both runs, ~5-10 min on 2 cores
+    python -m hqtrack_core.bench.soak --frames 2000 --no-unbounded   # quick look
+
+The loop drives :class:`~hqtrack_core.inference.engine.GroupEngine` (the part of the engine that owns the
+memory; :class:`~hqtrack_core.inference.engine.VMOSTracker` keeps no other per-frame state) so that the
+figure measures the memory, not numpy conversions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import sys
+import time
+
+import numpy as np
+import psutil
+import torch
+
+from ..inference.engine import GroupEngine
+from ..inference.memory import MemoryPolicy, memory_policy
+from ..model.gpm import LayerMemory
+from ..model.multiscale import build_multiscale_vmos
+
+SIZE = 65  # 16k + 1
+N_OBJECTS = 2
+
+
+class _AllLayersGroupEngine(GroupEngine):
+    """GroupEngine reading memory for every layer stored in the entries (the multi-scale VMOS has one more
+    memory layer, at 1/8, than ``cfg.num_layers``). Equal to GroupEngine for single-scale models."""
+
+    def layer_memories(self) -> list[LayerMemory]:
+        if self.memory.is_empty():
+            raise ValueError("memory has no reference frame yet: the first frame needs a mask")
+        short = self.memory.short_term
+        return [LayerMemory(*self.memory.long_term_tokens(i), short.keys[i], short.values[i])
+                for i in range(len(short.keys))]
+
+
+def synthetic_clip(n_frames: int = 32, size: int = SIZE, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """A short looping clip: normalised images ``(T, 3, S, S)`` and the first label map ``(1, S, S)``."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    background = rng.normal(0.0, 0.5, (3, size, size)).astype(np.float32)
+    images, first = [], None
+    for t in range(n_frames):
+        img = background.copy()
+        lab = np.zeros((size, size), np.int64)
+        for k in range(N_OBJECTS):
+            phase = 2 * np.pi * t / n_frames + k * np.pi
+            cy, cx = size / 2 + size / 4 * np.sin(phase), size / 2 + size / 4 * np.cos(phase)
+            inside = (yy - cy) ** 2 + (xx - cx) ** 2 <= (size / 7) ** 2
+            img[:, inside] = np.array([1.5, -1.0, 0.5], np.float32)[:, None] * (1 - 2 * k)
+            lab[inside] = k + 1
+        images.append(img)
+        if first is None:
+            first = lab
+    return torch.from_numpy(np.stack(images)), torch.from_numpy(first)[None]
+
+
+def rss_mb() -> float:
+    gc.collect()
+    return psutil.Process().memory_info().rss / 2**20
+
+
+@torch.inference_mode()
+def soak(policy: MemoryPolicy, frames: int = 10_000, preset: str = "hqtrack_teach",
+         checkpoints: tuple[int, ...] = (1_000, 10_000), progress: bool = True) -> dict:
+    """Run ``frames`` frames; return RSS (MB) at each checkpoint frame, timing and the final memory size."""
+    torch.manual_seed(0)
+    model = build_multiscale_vmos(preset).eval()
+    images, first = synthetic_clip()
+    engine = _AllLayersGroupEngine(model, policy)
+    engine.add_reference(model.encode(images[0:1]), first, 0)
+    rss: dict[int, float] = {}
+    start = time.perf_counter()
+    for t in range(1, frames + 1):
+        features = model.encode(images[t % len(images)][None])
+        prop = engine.propagate(features)
+        labels = engine.decode(prop, features, (SIZE, SIZE), N_OBJECTS).argmax(1)
+        engine.remember(prop, labels, t)
+        if t in checkpoints:
+            rss[t] = rss_mb()
+            if progress:
+                print(f"  frame {t:6d}: RSS {rss[t]:8.1f} MB, long-term entries "
+                      f"{engine.memory.num_long_term_entries}", flush=True)
+    elapsed = time.perf_counter() - start
+    return {"rss": rss, "ms_per_frame": 1000 * elapsed / frames,
+            "entries": engine.memory.num_long_term_entries, "memory_mb": engine.memory.nbytes() / 2**20}
+
+
+def run(frames: int = 10_000, unbounded: bool = True, preset: str = "hqtrack_teach") -> dict:
+    torch.set_num_threads(1)  # a fixed, small footprint; the figure is about memory, not speed
+    first, last = min(1_000, frames), frames
+    out: dict = {"soak_frames": frames, "soak_preset": preset}
+    print(f"soak: {frames} frames {SIZE}x{SIZE}, preset {preset}, released memory policy (bounded)", flush=True)
+    bounded = soak(memory_policy("released"), frames, preset, (first, last))
+    out.update({
+        f"soak_rss_mb_frame_{first}": round(bounded["rss"][first], 1),
+        f"soak_rss_mb_frame_{last}": round(bounded["rss"][last], 1),
+        "soak_rss_growth_pct": round(100 * (bounded["rss"][last] / bounded["rss"][first] - 1), 2),
+        "soak_ms_per_frame": round(bounded["ms_per_frame"], 2),
+        "soak_long_term_entries_end": bounded["entries"],
+        "soak_memory_mb_end": round(bounded["memory_mb"], 2),
+    })
+    if unbounded:
+        print("soak: same run, unbounded long-term memory (DeAOT behaviour)", flush=True)
+        grow = soak(memory_policy("released", max_long_term=None), frames, preset, (first, last))
+        out.update({
+            f"soak_unbounded_rss_mb_frame_{first}": round(grow["rss"][first], 1),
+            f"soak_unbounded_rss_mb_frame_{last}": round(grow["rss"][last], 1),
+            "soak_unbounded_rss_growth_pct": round(100 * (grow["rss"][last] / grow["rss"][first] - 1), 2),
+            "soak_unbounded_ms_per_frame": round(grow["ms_per_frame"], 2),
+            "soak_unbounded_long_term_entries_end": grow["entries"],
+            "soak_unbounded_memory_mb_end": round(grow["memory_mb"], 2),
+        })
+    print(json.dumps(out, indent=2))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m hqtrack_core.bench.soak", description=__doc__.split("\n")[0])
+    parser.add_argument("--frames", type=int, default=10_000)
+    parser.add_argument("--preset", default="hqtrack_teach")
+    parser.add_argument("--no-unbounded", action="store_true", help="skip the unbounded-memory contrast run")
+    parser.add_argument("--record", action="store_true", help="merge the figures into figures/bench.json")
+    args = parser.parse_args(argv)
+    if args.frames < 2:
+        raise SystemExit("--frames must be >= 2")
+    figures = run(args.frames, not args.no_unbounded, args.preset)
+    if args.record:
+        from .record import update_bench
+
+        update_bench(figures)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
