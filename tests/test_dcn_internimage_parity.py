@@ -108,3 +108,19 @@ def test_internimage_state_dict_names_and_dims():
     assert sum(p.numel() for p in model.parameters()) == 19_994_352
     original = InternImageConfig(last_stage_at_16=False)
     assert original.dims == [64, 128, 256, 512]
+
+
+def test_internimage_channels_last_and_original_layout():
+    """The inference copy converts encoders to channels-last memory: same outputs. The original 1/32 stage 4
+    (``last_stage_at_16=False``) also runs."""
+    torch.manual_seed(0)
+    model = internimage_t(depths=(1, 1, 2, 1)).eval()
+    x = torch.randn(1, 3, 49, 65)
+    with torch.no_grad():
+        ref = model(x)
+        fast = model.to(memory_format=torch.channels_last)(x.to(memory_format=torch.channels_last))
+    assert max((a - b).abs().max().item() for a, b in zip(ref, fast)) < 1e-5
+    original = internimage_t(depths=(1, 1, 1, 1), last_stage_at_16=False).eval()
+    with torch.no_grad():
+        shapes = [tuple(f.shape) for f in original(x)]
+    assert shapes == [(1, 64, 13, 17), (1, 128, 7, 9), (1, 256, 4, 5), (1, 512, 2, 3)]

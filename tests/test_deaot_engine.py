@@ -220,3 +220,67 @@ def test_checkpoint_roundtrip_and_errors(model, tmp_path):
         load_official_checkpoint(build_vmos("deaot_s"), model.state_dict())
     with pytest.raises(FileNotFoundError):
         load_vmos(tmp_path / "missing.safetensors")
+
+
+def test_rejected_inputs_leave_no_half_state(model):
+    frames = _frames(3)
+    tracker = VMOSTracker(model)
+    with pytest.raises(ValueError):
+        tracker.step(frames[0], np.zeros((H, W), np.int64))
+    assert tracker.image_size is None and tracker.frame_index == -1
+    tracker.step(frames[0], _mask([1, 2]))
+    tracker.remove_object(2)
+    with pytest.raises(ValueError, match="removed"):
+        tracker.step(frames[1], _mask([0, 2]))
+    assert tracker.frame_index == 0  # nothing propagated
+    assert tracker.step(frames[1]).object_ids == [1]
+
+
+def test_optimized_copy_equals_plain_model(model):
+    frames = _frames(4)
+    fast, plain = VMOSTracker(model, optimize=True), VMOSTracker(model, optimize=False)
+    fast.step(frames[0], _mask([1, 2]))
+    plain.step(frames[0], _mask([1, 2]))
+    for t in range(1, 4):
+        a, b = fast.propagate(frames[t]), plain.propagate(frames[t])
+        assert (a.logits - b.logits).abs().max().item() < 1e-4
+        fast.remember(a.labels)
+        plain.remember(a.labels)
+    assert model.encoder.features[0][1].__class__.__name__ == "FrozenBatchNorm2d"  # user's model untouched
+
+
+def test_channel_argmax_first_max_wins():
+    from hqtrack_core.inference.engine import channel_argmax
+
+    x = torch.randn(5, 7, 9)
+    x[3, :2] = x[1, :2] = x.max() + 1  # ties: the lower channel wins, like torch.argmax
+    assert torch.equal(channel_argmax(x), x.argmax(0))
+
+
+def test_memory_eviction_keeps_every_reference():
+    from hqtrack_core.inference import MemoryEntry, MemoryState
+
+    def entry(t):
+        return MemoryEntry(t, [torch.zeros(1, 2, 3)], [torch.zeros(1, 2, 4)])
+
+    state = MemoryState(MemoryPolicy(long_term_gap=1, max_long_term=4))
+    state.add_reference(entry(0))
+    for t in range(1, 6):
+        state.add_frame(entry(t))
+    state.add_reference(entry(6))  # an object added mid-video
+    for t in range(7, 10):
+        state.add_frame(entry(t))
+    assert state.frame_indices == [9, 8, 6, 0]
+    keys, values = state.long_term_tokens(0)
+    assert keys.shape == (1, 8, 3) and values.shape == (1, 8, 4)
+    with pytest.raises(ValueError, match="reference"):
+        MemoryState(MemoryPolicy()).add_frame(entry(1))
+
+
+def test_resnet_pretrained_needs_a_file():
+    from hqtrack_core.model.encoders import build_encoder
+
+    with pytest.raises(FileNotFoundError, match="weights_path"):
+        build_encoder("resnet50", pretrained=True)
+    with pytest.raises(KeyError, match="unknown encoder"):
+        build_encoder("vgg16")

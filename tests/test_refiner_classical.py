@@ -38,7 +38,8 @@ def test_refiner_classical_recovers_boundary(perturbation):
     raw = np.zeros_like(gt)
     for i in (1, 2):
         raw[PERTURBATIONS[perturbation](gt == i) & (raw == 0)] = i
-    result = GrabCutRefiner(min_band=9, max_band=9).refine(image, raw)  # band wider than the 7-8 px error
+    # band wider than the 7-8 px error; no thin-object guard (the eroded disk's core is small)
+    result = GrabCutRefiner(min_band=9, max_band=9, min_core=0.0).refine(image, raw)
     assert result.object_ids == (1, 2) and result.accepted.all()
     for i in (1, 2):
         before, after = mask_iou(raw == i, gt == i), mask_iou(result.labels == i, gt == i)
@@ -61,8 +62,16 @@ def test_refiner_classical_edge_cases():
     assert not grabcut_mask(image, empty).any()
     full = np.ones(gt.shape, bool)  # no background to learn from: unchanged
     assert grabcut_mask(image, full).all()
+    thin = np.zeros(gt.shape, bool)  # a 4-px wide bar shifted off a red stripe: no sure core -> unchanged
+    thin[10:100, 60:64] = True
+    striped = image.copy()
+    striped[10:100, 62:68] = (220, 30, 30)
+    assert np.array_equal(grabcut_mask(striped, thin), thin)
+    assert not np.array_equal(grabcut_mask(striped, thin, min_core=0.0), thin)
     with pytest.raises(ValueError, match="band"):
         GrabCutRefiner(min_band=5, max_band=2)
+    with pytest.raises(ValueError, match="min_core"):
+        GrabCutRefiner(min_core=2.0)
     refiner = build_refiner("classical", threshold=0.3, iterations=2)
     assert isinstance(refiner, GrabCutRefiner) and refiner.threshold == 0.3 and refiner.iterations == 2
 
@@ -95,3 +104,19 @@ def test_refiner_classical_on_davis_frame(shared_data):
     raw = PERTURBATIONS["dilate7"](gt)
     result = GrabCutRefiner().refine(image, raw.astype(np.uint8))
     assert mask_iou(result.labels == 1, gt) > mask_iou(raw, gt) + 0.05
+
+
+@pytest.mark.shared_data
+def test_refiner_offline_measure_table(shared_data, tmp_path):
+    """The measurement module end to end on one frame: every raw-mask kind gets four rows, JSON written."""
+    from hqtrack_core.refine.measure import format_table, measure, write_json
+
+    result = measure(shared_data / "davis2016", stride=100, sequences=["car-shadow"])
+    rows = {(r["perturbation"], r["mask"]): r for r in result["rows"]}
+    kinds = {p for p, _ in rows}
+    assert set(PERTURBATIONS) <= kinds and "osvos (real)" in kinds
+    assert all((k, m) in rows for k in kinds for m in ("raw", "refined + selector 0.1"))
+    assert rows[("none", "raw")]["J"] == 100.0
+    assert rows[("dilate7", "refined + selector 0.1")]["J"] > rows[("dilate7", "raw")]["J"]
+    assert "dilate7" in format_table(result)
+    assert write_json(result, tmp_path / "t.json").read_text().startswith("{")

@@ -111,6 +111,8 @@ def test_refiner_checkpoint_loading_and_errors(tmp_path, hq_model):
     torch.save(partial, bad)
     with pytest.raises(KeyError, match=r"missing .* 1 unexpected \['stray.weight'\]"):
         load_sam_checkpoint(hq_model, bad)
+    with pytest.warns(UserWarning, match="stray.weight"):  # non-strict: loads the 3 matching names, warns
+        load_sam_checkpoint(hq_model, bad, strict=False)
     # a full checkpoint (wrapped as {"model": ...}) round-trips on CPU, for HQ and (dropping HQ keys) SAM
     state = {k: v.clone() for k, v in hq_model.state_dict().items()}
     good = tmp_path / "sam_hq_vit_tiny.pth"

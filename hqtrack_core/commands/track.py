@@ -47,13 +47,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm.auto import tqdm
-
     from ..data.frames import open_frames
     from ..data.masks import fit_mask_to, read_mask, write_mask
     from ..hub import load_tracker
     from ..pipeline import HQTrackPipeline
     from ..refine import build_refiner
+    from ..tracking import track_video
 
     frames = open_frames(args.input)
     if len(frames) == 0:
@@ -64,25 +63,21 @@ def run(args: argparse.Namespace) -> int:
         args.refiner, checkpoint=args.refiner_checkpoint, model_type=args.refiner_model, device=tracker.device)
     pipeline = HQTrackPipeline(tracker, refiner, memory_write=tracker.policy.write)
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    total = len(frames) if args.max_frames is None else min(len(frames), args.max_frames)
-    written = 0
-    for index, (stem, image) in enumerate(tqdm(frames, total=total, desc="tracking", unit="frame")):
-        if index >= total:
-            break
-        if index == 0:
-            if args.mask is not None:
-                mask = fit_mask_to(read_mask(args.mask), image.shape[:2])
-                if not np.any(mask):
-                    raise ValueError(f"first-frame mask {args.mask} has no object (all zeros)")
-            else:
-                from ..refine.prompts import mask_from_box
+    first_stem = frames.stems[0]
+    if args.mask is not None:
+        mask = fit_mask_to(read_mask(args.mask), frames.size)
+        if not np.any(mask):
+            raise ValueError(f"first-frame mask {args.mask} has no object (all zeros)")
+    else:
+        from ..refine.prompts import mask_from_box
 
-                mask = mask_from_box(image, args.box, refiner=refiner)
-            output = pipeline.step(image, mask=mask)
-        else:
-            output = pipeline.step(image)
-        write_mask(args.out / f"{stem}.png", output.labels)
+        _, first_image = next(iter(frames))
+        mask = mask_from_box(first_image, args.box, refiner=refiner)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for frame in track_video(pipeline, frames, {first_stem: mask}, max_frames=args.max_frames, progress=True):
+        write_mask(args.out / f"{frame.stem}.png", frame.labels)
         written += 1
     print(f"hqtrack track: wrote {written} masks to {args.out}", file=sys.stderr)
     return 0

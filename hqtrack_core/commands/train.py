@@ -101,11 +101,22 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def export_model(trainer, path: str | Path, half: bool = False) -> Path:
-    from ..training.checkpoints import export_weights
+def export_model(trainer, path: str | Path, half: bool = True) -> Path:
+    """Write the EMA weights in the format ``hqtrack_core.hub`` loads (safetensors with the VMOS config in
+    its metadata; float16 halves the file) plus ``<stem>.json`` (model + training config, readable)."""
+    import copy
 
-    model_cfg = getattr(trainer.model, "cfg", None)
-    meta = {"preset": trainer.cfg.model, "config": model_cfg.to_dict() if model_cfg is not None else None,
-            "train_config": trainer.cfg.name, "step": trainer.step}
-    return export_weights(trainer.ema_state_dict(), path, meta, half=half,
-                          metadata={"preset": trainer.cfg.model, "step": str(trainer.step)})
+    from ..model.checkpoint import save_vmos
+    from ..training.checkpoints import atomic_write_text
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model = copy.deepcopy(trainer.model).cpu()
+    model.load_state_dict(trainer.ema_state_dict())
+    if half:
+        model = model.half()
+    save_vmos(model, path, preset=trainer.cfg.model)
+    info = {"preset": trainer.cfg.model, "vmos_config": model.cfg.to_dict(), "dtype": "float16" if half else "float32",
+            "weights": "EMA", "train_config": trainer.cfg.to_dict(), "step": trainer.step}
+    atomic_write_text(path.with_suffix(".json"), json.dumps(info, indent=2, sort_keys=True, default=list) + "\n")
+    return path

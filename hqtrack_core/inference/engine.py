@@ -132,7 +132,8 @@ class GroupEngine:
             raise ValueError("memory has no reference frame yet: the first frame needs a mask")
         short = self.memory.short_term
         out = []
-        for i in range(self.model.cfg.num_layers):
+        # every layer stored in the entries (the multi-scale VMOS stores one more, at 1/8)
+        for i in range(len(short.keys)):
             lk, lv = self.memory.long_term_tokens(i)
             out.append(LayerMemory(lk, lv, short.keys[i], short.values[i]))
         return out
@@ -191,15 +192,17 @@ def channel_argmax(x: torch.Tensor) -> torch.Tensor:
     return index
 
 
-def soft_aggregate(group_logits: list[torch.Tensor], max_obj: int) -> torch.Tensor:
-    """Merge per-group logits ``(1, max_obj+1, H, W)``: background prob = product, clamp, logit (official)."""
+def soft_aggregate(group_logits: list[torch.Tensor], max_obj: int | None = None) -> torch.Tensor:
+    """Merge per-group logits ``(1, 1 + n_g, H, W)`` (background first): background prob = product of the
+    groups' background probs, object probs kept, clamped to [1e-5, 1 - 1e-5], back to logits (official
+    ``soft_logit_aggregation``). One group is returned as is."""
     if len(group_logits) == 1:
         return group_logits[0]
     bg, fg = [], []
     for logit in group_logits:
         prob = torch.softmax(logit, dim=1)
         bg.append(prob[:, :1])
-        fg.append(prob[:, 1:1 + max_obj])
+        fg.append(prob[:, 1:] if max_obj is None else prob[:, 1:1 + max_obj])
     bg_prob = torch.prod(torch.cat(bg, dim=1), dim=1, keepdim=True)
     return torch.logit(torch.cat([bg_prob] + fg, dim=1).clamp(1e-5, 1 - 1e-5))
 
@@ -246,7 +249,7 @@ class VMOSTracker:
         return self.objects.object_ids
 
     # -- input checks ------------------------------------------------------------------------------
-    def _prepare_image(self, image) -> torch.Tensor:
+    def _prepare_image(self, image, check_only: bool = False) -> torch.Tensor | None:
         if isinstance(image, np.ndarray):
             size = tuple(image.shape[:2]) if image.ndim == 3 else None
         elif isinstance(image, torch.Tensor):
@@ -260,6 +263,8 @@ class VMOSTracker:
             self.input_size = self.resize.size_for(*size) if self.resize is not None else size
         elif size != self.image_size:
             raise ValueError(f"image size changed mid-video: {size} != {self.image_size}; call reset() first")
+        if check_only:
+            return None
         x = normalize_image(image, self.input_size, self.device)
         return x.contiguous(memory_format=torch.channels_last) if self.optimize else x
 
@@ -306,20 +311,20 @@ class VMOSTracker:
         x = self._prepare_image(image)
         self.frame_index += 1
         features = self.net.encode(x)
-        props, logits = [], []
+        props, group_logits, order = [], [], []
         for g, engine in enumerate(self.groups):
             prop = engine.propagate(features)
             props.append(prop)
-            logit = engine.decode(prop, features, self.image_size, self.objects.slots_used(g))
-            removed = self.objects.removed_slots(g)
-            if removed:
-                logit = logit.clone()
-                logit[:, removed] = -1e10
-            logits.append(logit)
-        merged = soft_aggregate(logits, self.model.max_obj_num)[0]
-        channels = [0] + [1 + g * self.model.max_obj_num + s - 1 for g, s in
-                          (self.objects.slot(i) for i in self.object_ids)]
-        merged = merged[channels]
+            pairs = self.objects.group_objects(g)
+            # Only the background and the group's active slots are upsampled: the official engine sets
+            # unused slots to -1e10, which contribute exactly 0 to the softmax / aggregation below.
+            low = self.net.decode(prop, features)[:, [0] + [slot for _, slot in pairs]]
+            group_logits.append(F.interpolate(low, size=self.image_size, mode="bilinear",
+                                              align_corners=self.net.cfg.align_corners)[0])
+            order += [obj for obj, _ in pairs]
+        if order != self.object_ids:
+            raise RuntimeError(f"object order {order} != {self.object_ids}")  # pragma: no cover
+        merged = soft_aggregate([lg[None] for lg in group_logits], self.model.max_obj_num)[0]
         probs = torch.softmax(merged, dim=0)
         ids = np.array([0] + self.object_ids, dtype=np.int64)
         labels = ids[channel_argmax(merged).cpu().numpy()]
@@ -343,17 +348,23 @@ class VMOSTracker:
         """A frame with a user mask: register its objects and store it as a reference frame."""
         first = not self.groups
         if first:
-            x = self._prepare_image(image)
+            try:
+                x = self._prepare_image(image)
+                mask = self._check_mask(mask)
+            except (ValueError, KeyError):
+                self.reset()  # nothing half-set on a rejected first frame
+                raise
             self.frame_index += 1
         else:
-            self._prepare_image(image)  # size check only; propagate() below encodes the frame
-        mask = self._check_mask(mask)
+            self._prepare_image(image, check_only=True)  # propagate() below encodes the frame
+            mask = self._check_mask(mask)
         present = sorted(int(i) for i in np.unique(mask) if i != 0)
         objects = present if objects is None else [int(i) for i in objects]
         missing = [i for i in present if i not in objects]
         if missing:
             raise ValueError(f"mask contains ids {missing} not listed in objects={objects}")
         if first and not objects:
+            self.reset()
             raise ValueError("the first mask has no objects (all zeros)")
         if first:
             self.objects.add(objects)
@@ -368,6 +379,7 @@ class VMOSTracker:
             return StepOutput(labels=labels, probs=probs, object_ids=self.object_ids,
                               frame_index=self.frame_index)
         # Later frame: predict, overwrite with the mask, reference for groups that gained objects.
+        self.objects.check_new(objects)  # fail before any state changes
         out = self.propagate(image)
         pending, self._pending = self._pending, None
         known_before = set(self.object_ids)

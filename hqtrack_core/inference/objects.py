@@ -33,6 +33,14 @@ class ObjectManager:
     def __contains__(self, obj_id: int) -> bool:
         return obj_id in self._slots and obj_id not in self._removed
 
+    def check_new(self, obj_ids: list[int]) -> None:
+        """Raise ``ValueError`` if any id could not be added (non-positive or removed earlier)."""
+        for obj_id in obj_ids:
+            if int(obj_id) <= 0:
+                raise ValueError(f"object ids must be positive ints (0 is background), got {obj_id}")
+            if int(obj_id) in self._removed:
+                raise ValueError(f"object id {obj_id} was removed and cannot be re-added; use a new id")
+
     def add(self, obj_ids: list[int]) -> list[int]:
         """Register new ids (already known ones are ignored); returns the groups that gained objects."""
         touched: list[int] = []

@@ -123,9 +123,9 @@ def load_vmos(path: str | Path, map_location: str | torch.device = "cpu"):
     """Rebuild a :class:`~hqtrack_core.model.vmos.VMOS` saved by :func:`save_vmos`."""
     from safetensors.torch import load_file
 
-    from .vmos import VMOS
+    from .vmos import vmos_from_config
 
     cfg = read_vmos_config(path)
-    model = VMOS(cfg)
+    model = vmos_from_config(cfg)
     load_official_checkpoint(model, load_file(str(path), device=str(map_location)), strict=True)
     return model

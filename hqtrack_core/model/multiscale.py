@@ -81,18 +81,16 @@ def _grid(tokens: torch.Tensor, size_2d: tuple[int, int]) -> torch.Tensor:
     return tokens.transpose(1, 2).reshape(b, c, *size_2d)
 
 
-class CrossScaleFusion(nn.Module):
-    """Bring a coarse embedding to a finer grid: ``ReLU(cons_out(proj(skip) + up(ReLU(cons_in(x)))))``.
+def cross_scale_fuse(x: torch.Tensor, skip: torch.Tensor, cons_in: nn.Module, cons_out: nn.Module) -> torch.Tensor:
+    """Bring a coarse embedding to a finer grid: ``ReLU(cons_out(skip + up(ReLU(cons_in(x)))))``.
 
-    The visual and the ID branch have their own ``cons_in``/``cons_out``; both add the same projected skip.
-    Parameters are owned by the LSTT under the official names; this class only holds references.
+    ``x (B, C_in, h, w)``, ``skip (B, C, H', W')`` (the projected backbone feature of the finer scale) ->
+    ``(B, C, H', W')``; bilinear upsampling with align_corners, as released. The visual and the ID branch use
+    their own ``cons_in``/``cons_out`` and the same ``skip``.
     """
-
-    @staticmethod
-    def fuse(x: torch.Tensor, skip: torch.Tensor, cons_in: nn.Module, cons_out: nn.Module) -> torch.Tensor:
-        x = F.relu(cons_in(x))
-        x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=True)
-        return F.relu(cons_out(skip + x))
+    x = F.relu(cons_in(x))
+    x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=True)
+    return F.relu(cons_out(skip + x))
 
 
 @dataclass
@@ -169,7 +167,8 @@ class MultiScaleLSTT(nn.Module):
             need_16: also return the normalised last 1/16 output ``(B, L16, 2d)`` (FPN head).
 
         Returns:
-            ``(out4 (B, L4, 2 * d8 / 2), out16 or None, states)`` with ``num_layers + 1`` states.
+            ``(out4 (B, L4, d8), out16 or None, states)``: ``out4`` = GN([visual, ID]) at 1/4 (``d8 / 2`` channels
+            each), ``num_layers + 1`` states.
         """
         expected = self.num_layers + 1
         if memories is not None and len(memories) != expected:
@@ -189,16 +188,16 @@ class MultiScaleLSTT(nn.Module):
         # 1/16 -> 1/8 (both branches share the projected backbone skip).
         skip8 = self.s8_proj(x8)
         size8 = tuple(skip8.shape[-2:])
-        v8 = CrossScaleFusion.fuse(torch.cat(visual, dim=1), skip8, self.s8_cons_in, self.s8_cons_out)
-        i8 = CrossScaleFusion.fuse(torch.cat(ids, dim=1), skip8, self.s8_cons_in_id, self.s8_cons_out_id)
+        v8 = cross_scale_fuse(torch.cat(visual, dim=1), skip8, self.s8_cons_in, self.s8_cons_out)
+        i8 = cross_scale_fuse(torch.cat(ids, dim=1), skip8, self.s8_cons_in_id, self.s8_cons_out_id)
         v8, i8, state8 = self.layer_s8(_tokens(v8), _tokens(i8), None if memories is None else memories[-1],
                                        size8, None if id_emb is None else id_emb.s8)
         states.append(state8)
 
         # 1/8 -> 1/4, then GroupNorm of [visual, ID].
         skip4 = self.s4_proj(x4)
-        v4 = CrossScaleFusion.fuse(_grid(v8, size8), skip4, self.s4_cons_in, self.s4_cons_out)
-        i4 = CrossScaleFusion.fuse(_grid(i8, size8), skip4, self.s4_cons_in_id, self.s4_cons_out_id)
+        v4 = cross_scale_fuse(_grid(v8, size8), skip4, self.s4_cons_in, self.s4_cons_out)
+        i4 = cross_scale_fuse(_grid(i8, size8), skip4, self.s4_cons_in_id, self.s4_cons_out_id)
         out4 = self.decoder_norms_s4[-1](torch.cat([_tokens(v4), _tokens(i4)], dim=-1))
         return out4, out16, states
 

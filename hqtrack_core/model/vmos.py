@@ -129,9 +129,26 @@ class VMOS(nn.Module):
         return self.decoder(propagation.embedding, features.shortcuts)
 
 
+def vmos_from_config(cfg: VMOSConfig, pretrained_encoder: bool = False) -> VMOS:
+    """The network of ``cfg``: :class:`VMOS`, or HQTrack's multi-scale VMOS when ``cfg.multiscale``."""
+    if cfg.multiscale:
+        from .multiscale import MultiScaleVMOS
+
+        return MultiScaleVMOS(cfg, pretrained_encoder=pretrained_encoder)
+    return VMOS(cfg, pretrained_encoder=pretrained_encoder)
+
+
 def build_vmos(name: str = "deaot_t", pretrained_encoder: bool = False, **overrides) -> VMOS:
-    """Registry builder: ``build_vmos("deaot_l")``; keyword overrides replace config fields."""
-    return VMOS(get_config(name, **overrides), pretrained_encoder=pretrained_encoder)
+    """Registry builder: ``build_vmos("deaot_l")``, ``build_vmos("hqtrack_vmos")``; keyword overrides replace
+    config fields."""
+    from .config import PRESETS
+
+    if name not in PRESETS:
+        try:  # the multi-scale presets register themselves on import
+            from . import multiscale  # noqa: F401
+        except ImportError:  # pragma: no cover
+            pass
+    return vmos_from_config(get_config(name, **overrides), pretrained_encoder=pretrained_encoder)
 
 
 def _fold_pair(conv: nn.Conv2d, bn: nn.Module) -> None:

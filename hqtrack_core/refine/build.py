@@ -46,8 +46,8 @@ def build_refiner(
             (GrabCut, no weights).
         checkpoint: (HQ-)SAM weights; ``None`` = random initialisation (only for tests / mechanics).
         model_type: ``vit_tiny`` | ``vit_b`` | ``vit_l`` | ``vit_h``.
-        **opts: refiner options (``threshold``, ``overlap``, ``multimask``, ``hq_token_only``, ``box_margin``;
-            ``band``, ``iterations`` for classical).
+        **opts: refiner options (``threshold``, ``overlap``, ``multimask``, ``hq_token_only``, ``box_margin``,
+            ``strict`` checkpoint loading; ``band``, ``min_band``, ``max_band``, ``iterations`` for classical).
     """
     if kind not in REFINER_KINDS:
         raise KeyError(f"unknown refiner {kind!r}; choose one of {REFINER_KINDS}")

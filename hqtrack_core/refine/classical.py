@@ -9,7 +9,10 @@ on a thin object hands GrabCut most of it):
 - probable background: the mask dilated by ``r``, minus the mask;
 - sure background: everything further away.
 
-GrabCut (colour GMMs + graph cut) then relabels the two uncertain bands. It runs on a crop around the object,
+GrabCut (colour GMMs + graph cut) then relabels the two uncertain bands. When the sure-foreground core is less than
+``min_core`` of the mask (thin objects: bicycles, limbs), GrabCut has no reliable colour model of the object and the
+mask is returned unchanged. The band and ``min_core`` defaults were chosen on the DAVIS-2016 dev frames
+(``python -m hqtrack_core.refine.measure``); they are not tuned on any test set. It runs on a crop around the object,
 so the cost scales with object size, not frame size. Box prompts use GrabCut's rectangle initialisation.
 The result goes through the same IoU selector as HQ-SAM.
 """
@@ -36,6 +39,7 @@ def grabcut_mask(
     min_band: int = 3,
     max_band: int = 8,
     iterations: int = 3,
+    min_core: float = 0.5,
 ) -> np.ndarray:
     """GrabCut refinement of one binary mask (see module docstring). Returns an ``(H, W)`` bool mask."""
     mask = np.asarray(mask, dtype=bool)
@@ -52,6 +56,8 @@ def grabcut_mask(
     kernel = _disk(radius)
     eroded = cv2.erode(crop_mask, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0).astype(bool)
     dilated = cv2.dilate(crop_mask, kernel).astype(bool)
+    if eroded.sum() < min_core * area:
+        return mask.copy()  # thin object: too little sure foreground to learn its colours from
     trimap = np.full(crop_mask.shape, cv2.GC_BGD, dtype=np.uint8)
     trimap[dilated] = cv2.GC_PR_BGD
     trimap[crop_mask.astype(bool)] = cv2.GC_PR_FGD
@@ -102,6 +108,7 @@ class GrabCutRefiner(Refiner):
     Args:
         band: half-width of the uncertain band as a fraction of ``sqrt(object area)``.
         min_band, max_band: bounds of the half-width in pixels.
+        min_core: leave a mask unchanged when its sure-foreground core is below this fraction of it.
         iterations: GrabCut iterations.
         threshold, overlap: the IoU selector.
     """
@@ -114,22 +121,26 @@ class GrabCutRefiner(Refiner):
         min_band: int = 3,
         max_band: int = 8,
         iterations: int = 3,
+        min_core: float = 0.5,
         threshold: float = DEFAULT_THRESHOLD,
         overlap: OverlapRule = "lowest_id",
     ) -> None:
         super().__init__(threshold, overlap)
-        if band < 0 or min_band < 1 or max_band < min_band or iterations < 1:
-            raise ValueError(f"need band >= 0, 1 <= min_band <= max_band, iterations >= 1; got band={band}, "
-                             f"min_band={min_band}, max_band={max_band}, iterations={iterations}")
+        if band < 0 or min_band < 1 or max_band < min_band or iterations < 1 or not 0 <= min_core <= 1:
+            raise ValueError(f"need band >= 0, 1 <= min_band <= max_band, iterations >= 1, 0 <= min_core <= 1; got "
+                             f"band={band}, min_band={min_band}, max_band={max_band}, iterations={iterations}, "
+                             f"min_core={min_core}")
         self.band = float(band)
         self.min_band = int(min_band)
         self.max_band = int(max_band)
         self.iterations = int(iterations)
+        self.min_core = float(min_core)
 
     def propose(self, image: np.ndarray, masks: np.ndarray) -> Proposals:
         image = check_image(image)
         out = np.stack(
-            [grabcut_mask(image, m, self.band, self.min_band, self.max_band, self.iterations) for m in masks]
+            [grabcut_mask(image, m, self.band, self.min_band, self.max_band, self.iterations, self.min_core)
+             for m in masks]
         )
         return Proposals(masks=out, scores=np.full(len(out), np.nan))
 

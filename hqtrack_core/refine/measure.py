@@ -95,7 +95,7 @@ def measure(
         "settings": {"sequences": sequences, "stride": stride, "frames": n_frames, "resolution": "480p",
                      "refiner": {"kind": "classical", "band": refiner.band, "min_band": refiner.min_band,
                                  "max_band": refiner.max_band,
-                                 "iterations": refiner.iterations},
+                                 "iterations": refiner.iterations, "min_core": refiner.min_core},
                      "scorer": "hqtrack_core.evaluation.davis",
                      "seconds_per_object": round(t_refine / max(n_refine, 1), 3)},
     }

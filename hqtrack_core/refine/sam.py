@@ -82,16 +82,20 @@ def _unwrap_state_dict(state: object, path: Path) -> dict[str, torch.Tensor]:
     return {k.removeprefix("module."): v for k, v in state.items()}
 
 
-def load_sam_checkpoint(model: torch.nn.Module, checkpoint: str | Path, *, drop_hq_keys: bool = False) -> None:
-    """Load a (HQ-)SAM checkpoint into ``model`` on CPU, strictly.
+def load_sam_checkpoint(
+    model: torch.nn.Module, checkpoint: str | Path, *, drop_hq_keys: bool = False, strict: bool = True
+) -> None:
+    """Load a (HQ-)SAM checkpoint into ``model`` on CPU.
 
     Args:
         drop_hq_keys: ignore HQ-SAM's extra decoder weights (to run the plain-SAM baseline from an HQ-SAM
             checkpoint: HQ-SAM keeps SAM's weights frozen, so the rest *is* SAM).
+        strict: raise on missing/unexpected names (default); False loads the matching names and warns with the
+            list (the package's own builder loads non-strictly and prints it).
 
     Raises:
         FileNotFoundError: no file at ``checkpoint``.
-        KeyError: the checkpoint's names do not match the model (lists missing and unexpected names).
+        KeyError: the checkpoint's names (``strict``) or shapes do not match the model.
     """
     path = Path(checkpoint).expanduser()
     if not path.is_file():
@@ -103,15 +107,19 @@ def load_sam_checkpoint(model: torch.nn.Module, checkpoint: str | Path, *, drop_
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
-        raise KeyError(
+        message = (
             f"checkpoint {path.name} does not match the model: {len(missing)} missing "
             f"{missing[:8]}{' ...' if len(missing) > 8 else ''}, {len(unexpected)} unexpected "
             f"{unexpected[:8]}{' ...' if len(unexpected) > 8 else ''} (wrong model_type or decoder?)"
         )
+        if strict:
+            raise KeyError(message)
+        warnings.warn(message, stacklevel=2)
+        state = {k: v for k, v in state.items() if k in expected}
     wrong = [k for k, v in state.items() if v.shape != expected[k].shape]
     if wrong:
         raise KeyError(f"checkpoint {path.name}: shape mismatch for {wrong[:8]} (wrong model_type?)")
-    model.load_state_dict(state, strict=True)
+    model.load_state_dict(state, strict=strict)
 
 
 def build_sam(
@@ -119,6 +127,7 @@ def build_sam(
     checkpoint: str | Path | None = None,
     decoder: Decoder = "hq",
     device: str | torch.device = "cpu",
+    strict: bool = True,
 ) -> torch.nn.Module:
     """A SAM model (``segment_anything_hq.modeling.Sam``) in eval mode.
 
@@ -126,6 +135,7 @@ def build_sam(
         model_type: one of ``vit_tiny``, ``vit_b``, ``vit_l``, ``vit_h``.
         checkpoint: path of the weights; ``None`` keeps the random initialisation (tests, mechanics).
         decoder: ``"hq"`` (HQ-SAM's decoder) or ``"sam"`` (the original SAM decoder, the baseline).
+        strict: see :func:`load_sam_checkpoint`.
     """
     if model_type not in MODEL_TYPES:
         raise KeyError(f"unknown SAM model_type {model_type!r}; choose one of {MODEL_TYPES}")
@@ -137,7 +147,7 @@ def build_sam(
     registry = hq_registry if decoder == "hq" else sam_registry
     model = registry[model_type](checkpoint=None)
     if checkpoint is not None:
-        load_sam_checkpoint(model, checkpoint, drop_hq_keys=decoder == "sam")
+        load_sam_checkpoint(model, checkpoint, drop_hq_keys=decoder == "sam", strict=strict)
     return model.to(device).eval()
 
 
@@ -198,9 +208,11 @@ class SamRefiner(Refiner):
         model_type: str = "vit_tiny",
         decoder: Decoder = "hq",
         device: str | torch.device = "cpu",
+        strict: bool = True,
         **options,
     ) -> "SamRefiner":
-        return cls(build_sam(model_type, checkpoint, decoder, device), **options)
+        """Build the model (:func:`build_sam`) and the refiner; ``options`` are the refiner's arguments."""
+        return cls(build_sam(model_type, checkpoint, decoder, device, strict), **options)
 
     # -- encoding -----------------------------------------------------------------------------------------
     def set_image(self, image: np.ndarray) -> None:

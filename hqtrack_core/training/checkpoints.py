@@ -1,13 +1,12 @@
 """Training checkpoints: written atomically (temporary file + ``os.replace``), found again on resume.
 
 A checkpoint holds everything needed to continue bit-for-bit: model, EMA, optimiser, step, training
-config and the RNG states (python, numpy, torch). ``export_weights`` writes the deployable artefact: a
-safetensors file of (EMA) weights plus the model-config JSON beside it.
+config and the RNG states (python, numpy, torch). The deployable artefact (EMA weights as safetensors) is
+written by ``hqtrack_core.commands.train.export_model`` through ``hqtrack_core.model.checkpoint.save_vmos``.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import re
@@ -75,22 +74,9 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     return torch.load(path, map_location="cpu", weights_only=False)
 
 
-def export_weights(state_dict: dict[str, torch.Tensor], path: str | os.PathLike, model_config: dict[str, Any],
-                   half: bool = False, metadata: dict[str, str] | None = None) -> Path:
-    """Save weights as safetensors (optionally float16) and ``<stem>.json`` with the model config."""
-    from safetensors.torch import save_file
-
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tensors = {}
-    for k, v in state_dict.items():
-        v = v.detach().cpu().contiguous()
-        tensors[k] = v.half() if half and v.is_floating_point() else v
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_file(tensors, str(tmp), metadata=metadata or {})
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text)
     os.replace(tmp, path)
-    cfg_path = path.with_suffix(".json")
-    tmp_cfg = cfg_path.with_name(f".{cfg_path.name}.tmp")
-    tmp_cfg.write_text(json.dumps(model_config, indent=2, sort_keys=True, default=list))
-    os.replace(tmp_cfg, cfg_path)
     return path

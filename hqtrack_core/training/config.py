@@ -122,12 +122,12 @@ _PAPER_STAGE2 = TrainConfig(
 )
 # CPU teaching scale: a shared 2-core CPU, about 1.5 hours in all, DAVIS-2016 train at 240p.
 _CPU_TEACH_STAGE1 = _PAPER_STAGE1.replace(
-    name="cpu_teach_stage1", model="hqtrack_teach", crop=(193, 193), batch_size=2, steps=250,
-    data_resolution="240p", static_frame_stride=3, save_every=25, log_every=5,
+    name="cpu_teach_stage1", model="hqtrack_teach", crop=(161, 161), batch_size=2, steps=120,
+    data_resolution="240p", static_frame_stride=3, save_every=20, log_every=5,
 )
 _CPU_TEACH_STAGE2 = _PAPER_STAGE2.replace(
-    name="cpu_teach_stage2", model="hqtrack_teach", crop=(193, 193), batch_size=2, steps=700,
-    data_resolution="240p", short_edge=240, save_every=25, log_every=5,
+    name="cpu_teach_stage2", model="hqtrack_teach", crop=(161, 161), batch_size=2, steps=600,
+    data_resolution="240p", short_edge=240, save_every=20, log_every=5,
 )
 # A few steps at toy size: tests and notebooks.
 _CI_SMOKE = TrainConfig(

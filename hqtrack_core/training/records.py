@@ -35,6 +35,20 @@ def read_metrics(path: str | os.PathLike) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def concat_stage_logs(paths: list[str | os.PathLike]) -> list[dict[str, Any]]:
+    """Records of consecutive runs (stage 1, stage 2, ...) in one list; each gets ``run_step``, its step
+    counted from the start of the first run (``step`` stays the step within its own run)."""
+    out: list[dict[str, Any]] = []
+    offset = 0
+    for path in paths:
+        records = read_metrics(path)
+        for r in records:
+            out.append({**r, "run_step": offset + r["step"]})
+        if records:
+            offset += records[-1]["step"] + 1
+    return out
+
+
 def plot_loss_curve(records: list[dict[str, Any]], out: str | os.PathLike, title: str = "training loss",
                     smooth: int = 10) -> Path:
     """Loss (raw and moving average) and learning rate against step; saved as PNG (atomic)."""
@@ -47,7 +61,7 @@ def plot_loss_curve(records: list[dict[str, Any]], out: str | os.PathLike, title
     records = [r for r in records if "loss" in r]
     if not records:
         raise ValueError("no loss records to plot")
-    steps = np.array([r["step"] for r in records])
+    steps = np.array([r.get("run_step", r["step"]) for r in records])
     loss = np.array([r["loss"] for r in records])
     fig, ax = plt.subplots(figsize=(6, 3.2), dpi=100)
     ax.plot(steps, loss, color="0.75", lw=0.8, label="loss")
@@ -58,7 +72,7 @@ def plot_loss_curve(records: list[dict[str, Any]], out: str | os.PathLike, title
     if "stage" in records[0]:
         for r0, r1 in zip(records, records[1:]):
             if r1.get("stage") != r0.get("stage"):
-                ax.axvline(r1["step"], color="k", ls=":", lw=0.8)
+                ax.axvline(r1.get("run_step", r1["step"]), color="k", ls=":", lw=0.8)
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.set_title(title)

@@ -1,0 +1,106 @@
+"""Objects added and removed mid-video, on a real clip: Cutie's ``judo`` example (16 frames, prompt masks at
+frames 0, 5, 8, 13, each adding one object, ids 1..4; ``masks/judo/00005.png`` is one column short).
+
+Mechanics only (randomly initialised DeAOT-T at a quarter of 480p): which ids the tracker knows after each
+prompt, that its label maps hold only known ids, and that a removed id disappears from the output.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from hqtrack_core.data.datasets import folder_video
+from hqtrack_core.data.masks import fit_mask_to, read_mask
+from hqtrack_core.inference.engine import VMOSTracker
+from hqtrack_core.inference.memory import memory_policy
+from hqtrack_core.model.vmos import build_vmos
+
+SCALE = 0.25  # 854x480 -> 214x120: the mechanics do not depend on the size
+PROMPTS = {0: {1}, 5: {2}, 8: {3}, 13: {4}}
+
+
+@pytest.fixture(scope="module")
+def judo(shared_data):
+    root = shared_data / "cutie_examples"
+    video = folder_video(root / "images" / "judo", root / "masks" / "judo")
+    frames = [image for _, image in video.frames()]
+    h, w = frames[0].shape[:2]
+    size = (round(w * SCALE), round(h * SCALE))
+    small = [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames]
+    prompts = {}
+    for index, stem in enumerate(video.stems):
+        if stem in video.annotated:
+            prompts[index] = cv2.resize(video.mask(stem), size, interpolation=cv2.INTER_NEAREST).astype(np.int64)
+    return small, prompts
+
+
+def test_judo_layout_and_short_mask(shared_data):
+    """The known defect: 00005.png is 853 wide; fit_mask_to pads it to the frame (one background column)."""
+    root = shared_data / "cutie_examples"
+    raw = read_mask(root / "masks" / "judo" / "00005.png")
+    assert raw.shape == (480, 853)
+    with pytest.warns(UserWarning, match="853x480"):
+        fixed = fit_mask_to(raw, (480, 854))
+    assert fixed.shape == (480, 854) and not fixed[:, -1].any()
+    np.testing.assert_array_equal(fixed[:, :853], raw)
+
+
+def _tracker() -> VMOSTracker:
+    torch.manual_seed(0)
+    net = build_vmos("deaot_t").eval()
+    return VMOSTracker(net, policy=memory_policy("released", long_term_gap=4))
+
+
+def test_judo_objects_added_mid_video(judo):
+    frames, prompts = judo
+    assert sorted(prompts) == sorted(PROMPTS)
+    for index, ids in PROMPTS.items():
+        assert set(np.unique(prompts[index]).tolist()) - {0} == ids, f"prompt {index}"
+    torch.set_num_threads(1)
+    tracker = _tracker()
+    known: set[int] = set()
+    for index, image in enumerate(frames):
+        mask = prompts.get(index)
+        out = tracker.step(image, mask)
+        if mask is not None:
+            known |= PROMPTS[index]
+            # the prompt's object is exactly where the prompt put it
+            new = next(iter(PROMPTS[index]))
+            np.testing.assert_array_equal(out.labels == new, mask == new)
+        assert set(tracker.object_ids) == known, f"frame {index}"
+        assert out.object_ids == sorted(known)  # output order = order of addition (= id order here)
+        assert out.labels.shape == image.shape[:2]
+        assert set(np.unique(out.labels).tolist()) <= known | {0}, f"frame {index}: unknown id in output"
+        assert out.probs.shape == (len(known) + 1, *image.shape[:2])
+    assert known == {1, 2, 3, 4}
+    # every prompt frame became a pinned reference (one group: all ids fit in 10 slots)
+    assert len(tracker.memory) == 1
+    assert [e.frame_index for e in tracker.memory[0].references] == [13, 8, 5, 0]
+
+
+def test_judo_removed_object_disappears(judo):
+    frames, prompts = judo
+    torch.set_num_threads(1)
+    tracker = _tracker()
+    for index in range(9):  # objects 1, 2, 3 known after frame 8
+        tracker.step(frames[index], prompts.get(index))
+    assert tracker.object_ids == [1, 2, 3]
+    tracker.remove_object(2)
+    assert tracker.object_ids == [1, 3]
+    with pytest.raises(KeyError, match="unknown object id 2"):
+        tracker.remove_object(2)
+    for index in range(9, 12):
+        out = tracker.step(frames[index])
+        assert out.object_ids == [1, 3]
+        assert 2 not in np.unique(out.labels)
+        assert out.probs.shape[0] == 3
+        np.testing.assert_allclose(out.probs.sum(0).numpy(), 1.0, atol=1e-5)
+    # a removed id cannot come back under the same id; a new id can be added
+    with pytest.raises(ValueError, match="removed"):
+        tracker.step(frames[12], np.where(prompts[8] == 3, 2, 0))
+    out = tracker.step(frames[13], prompts[13])
+    assert out.object_ids == [1, 3, 4]
+    assert set(np.unique(out.labels).tolist()) <= {0, 1, 3, 4}
