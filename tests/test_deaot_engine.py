@@ -284,3 +284,13 @@ def test_resnet_pretrained_needs_a_file():
         build_encoder("resnet50", pretrained=True)
     with pytest.raises(KeyError, match="unknown encoder"):
         build_encoder("vgg16")
+
+
+def test_memory_nbytes_counts_shared_frames_once(model):
+    frames = _frames(3)
+    tracker = VMOSTracker(model, MemoryPolicy(long_term_gap=1))
+    tracker.step(frames[0], _mask([1]))
+    tracker.step(frames[1])  # frame 1 is both the short-term and a long-term entry
+    mem = tracker.memory[0]
+    per_frame = mem.references[0].nbytes()
+    assert mem.nbytes() == 2 * per_frame

@@ -95,16 +95,6 @@ def run_released_memory(model, fx, short_skip: int, max_long: int, drop_referenc
     return outputs
 
 
-class _AllLayersGroupEngine(GroupEngine):
-    """GroupEngine reading every memory layer of the entries (the 1/8 layer too): the change requested from
-    helper "deaot" for ``GroupEngine.layer_memories``; identical to it for single-scale models."""
-
-    def layer_memories(self) -> list[LayerMemory]:
-        short = self.memory.short_term
-        return [LayerMemory(*self.memory.long_term_tokens(i), short.keys[i], short.values[i])
-                for i in range(len(short.keys))]
-
-
 def test_hqtrack_vmos_parity_with_official(fixture, official_weights_model):
     """Through the engine's memory (MemoryState with the released policy, long-term gap 2 as the fixture)."""
     meta = fixture["meta"]
@@ -112,7 +102,7 @@ def test_hqtrack_vmos_parity_with_official(fixture, official_weights_model):
     policy = memory_policy("released", long_term_gap=meta["long_term_mem_gap"])
     assert policy.max_long_term == meta["max_long_term_entries"]
     assert policy.short_term_skip == meta["short_term_mem_skip"]
-    engine = _AllLayersGroupEngine(model, policy)
+    engine = GroupEngine(model, policy)
     images, labels = fixture["images"], fixture["labels"]
     diffs = []
     with torch.no_grad():

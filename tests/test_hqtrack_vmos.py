@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from hqtrack_core.inference.engine import GroupEngine, VMOSTracker
+from hqtrack_core.inference.engine import VMOSTracker
 from hqtrack_core.inference.memory import memory_policy
 from hqtrack_core.model.checkpoint import load_official_checkpoint
 from hqtrack_core.model.config import get_config
@@ -104,15 +104,6 @@ def test_released_and_paper_memory_presets():
     assert (paper.long_term_gap, paper.max_long_term, paper.write) == (50, 8, "refined")
 
 
-def _multiscale_group_engine_supported() -> bool:
-    import inspect
-
-    return "cfg.num_layers" not in inspect.getsource(GroupEngine.layer_memories)
-
-
-@pytest.mark.xfail(not _multiscale_group_engine_supported(), strict=True,
-                   reason="GroupEngine.layer_memories must read every memory layer (multi-scale has a 1/8 layer); "
-                          "requested from helper 'deaot'")
 def test_tracker_runs_multiscale_with_bounded_memory(teach):
     frames, mask = _clip(t=8)
     tracker = VMOSTracker(teach, memory_policy("released", long_term_gap=2))

@@ -1,8 +1,9 @@
 """Objects added and removed mid-video, on a real clip: Cutie's ``judo`` example (16 frames, prompt masks at
 frames 0, 5, 8, 13, each adding one object, ids 1..4; ``masks/judo/00005.png`` is one column short).
 
-Mechanics only (randomly initialised DeAOT-T at a quarter of 480p): which ids the tracker knows after each
-prompt, that its label maps hold only known ids, and that a removed id disappears from the output.
+Mechanics only (randomly initialised DeAOT-T and HQTrack's multi-scale teaching preset, at a quarter of 480p):
+which ids the tracker knows after each prompt, that its label maps hold only known ids, and that a removed
+id disappears from the output.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from hqtrack_core.data.datasets import folder_video
 from hqtrack_core.data.masks import fit_mask_to, read_mask
 from hqtrack_core.inference.engine import VMOSTracker
 from hqtrack_core.inference.memory import memory_policy
-from hqtrack_core.model.vmos import build_vmos
+from hqtrack_core.model.multiscale import build_multiscale_vmos
 
 SCALE = 0.25  # 854x480 -> 214x120: the mechanics do not depend on the size
 PROMPTS = {0: {1}, 5: {2}, 8: {3}, 13: {4}}
@@ -48,19 +49,20 @@ def test_judo_layout_and_short_mask(shared_data):
     np.testing.assert_array_equal(fixed[:, :853], raw)
 
 
-def _tracker() -> VMOSTracker:
+def _tracker(preset: str = "deaot_t") -> VMOSTracker:
     torch.manual_seed(0)
-    net = build_vmos("deaot_t").eval()
+    net = build_multiscale_vmos(preset).eval()
     return VMOSTracker(net, policy=memory_policy("released", long_term_gap=4))
 
 
-def test_judo_objects_added_mid_video(judo):
+@pytest.mark.parametrize("preset", ["deaot_t", "hqtrack_teach"])
+def test_judo_objects_added_mid_video(judo, preset):
     frames, prompts = judo
     assert sorted(prompts) == sorted(PROMPTS)
     for index, ids in PROMPTS.items():
         assert set(np.unique(prompts[index]).tolist()) - {0} == ids, f"prompt {index}"
     torch.set_num_threads(1)
-    tracker = _tracker()
+    tracker = _tracker(preset)
     known: set[int] = set()
     for index, image in enumerate(frames):
         mask = prompts.get(index)

@@ -128,6 +128,9 @@ def test_refiner_checkpoint_loading_and_errors(tmp_path, hq_model):
     torch.save(baseline.state_dict(), sam_only)
     with pytest.raises(KeyError, match="hf_token|hf_mlp|compress_vit_feat|embedding_"):
         build_sam("vit_tiny", checkpoint=sam_only, decoder="hq")
+    # the right file for the wrong model type (a common user error) names the mismatch
+    with pytest.raises(KeyError, match="wrong model_type"):
+        build_sam("vit_b", checkpoint=good)
     with pytest.raises(ValueError, match="takes no checkpoint"):
         build_refiner("classical", checkpoint=good)
 

@@ -145,3 +145,35 @@ def test_unroll_matches_the_official_engine_training_forward():
         worst = max(worst, max((a - b).abs().max().item() for a, b in zip(frame_losses, out.frame_losses)))
     print(f"unroll vs official engine: worst per-frame loss difference {worst:.2e}")
     assert worst < 1e-5
+
+
+def test_export_writes_loadable_ema_weights_and_validation_tracker_runs(tmp_path):
+    torch.set_num_threads(1)
+    import numpy as np
+
+    from hqtrack_core.commands.train import export_model
+    from hqtrack_core.model.checkpoint import load_vmos
+    from hqtrack_core.training.evaluate import ValidationTracker
+
+    data = make_static_folder(tmp_path / "data")
+    cfg = TINY.replace(steps=1, save_every=1)
+    trainer = Trainer(cfg, tmp_path / "run", dataset=_dataset(data, cfg), progress=False)
+    trainer.run()
+    path = export_model(trainer, tmp_path / "w.safetensors", half=True)
+    assert path.is_file() and path.with_suffix(".json").is_file()
+    net = load_vmos(path)
+    ema = trainer.ema_state_dict()
+    for name, value in net.state_dict().items():
+        assert torch.allclose(value.float(), ema[name].float().half().float()), name
+    tracker = ValidationTracker(net, long_term_gap=2)
+    rng = np.random.default_rng(0)
+    mask = np.zeros((49, 57), np.uint8)
+    mask[10:30, 10:30] = 1
+    first = tracker.step(rng.integers(0, 255, (49, 57, 3), dtype=np.uint8), mask)
+    assert np.array_equal(first.labels, mask)
+    for _ in range(3):
+        out = tracker.step(rng.integers(0, 255, (49, 57, 3), dtype=np.uint8))
+        assert out.labels.shape == (49, 57) and out.labels.max() <= 1
+    tracker.reset()
+    with pytest.raises(ValueError, match="first step needs a mask"):
+        tracker.step(rng.integers(0, 255, (49, 57, 3), dtype=np.uint8))

@@ -63,15 +63,15 @@ def _peak_rss_mb() -> float:
 
 @torch.inference_mode()
 def run_ours(frames: int) -> tuple[list[float], list[np.ndarray]]:
+    from ..inference.engine import GroupEngine
     from ..inference.memory import memory_policy
     from ..model.init_rules import apply_name_rule
     from ..model.multiscale import build_multiscale_vmos
-    from .soak import _AllLayersGroupEngine
 
     images, labels = synthetic_video(frames)
     model = build_multiscale_vmos("hqtrack_vmos").eval()
     apply_name_rule(model)
-    engine = _AllLayersGroupEngine(model, memory_policy("released", long_term_gap=LONG_TERM_GAP,
+    engine = GroupEngine(model, memory_policy("released", long_term_gap=LONG_TERM_GAP,
                                                         short_term_skip=SHORT_TERM_SKIP))
     engine.add_reference(model.encode(images[0:1]), labels[0:1], 0)
     times, logits = [], []

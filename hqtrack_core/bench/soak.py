@@ -13,9 +13,8 @@ Keys: ``soak_rss_mb_frame_1000``, ``soak_rss_mb_frame_10000``, ``soak_rss_growth
     python -m hqtrack_core.bench soak          # both runs, ~5-10 min on 2 cores
     python -m hqtrack_core.bench.soak --frames 2000 --no-unbounded   # quick look
 
-The loop drives :class:`~hqtrack_core.inference.engine.GroupEngine` (the part of the engine that owns the
-memory; :class:`~hqtrack_core.inference.engine.VMOSTracker` keeps no other per-frame state) so that the
-figure measures the memory, not numpy conversions.
+The loop is the user-facing :class:`~hqtrack_core.inference.engine.VMOSTracker` (``step`` per frame, numpy
+frames in, label maps out), so the figure covers everything a long tracking run keeps.
 """
 
 from __future__ import annotations
@@ -30,33 +29,21 @@ import numpy as np
 import psutil
 import torch
 
-from ..inference.engine import GroupEngine
+from ..inference.engine import VMOSTracker
 from ..inference.memory import MemoryPolicy, memory_policy
-from ..model.gpm import LayerMemory
-from ..model.multiscale import build_multiscale_vmos
+from ..model.vmos import build_vmos
 
 SIZE = 65  # 16k + 1
 N_OBJECTS = 2
 
 
-class _AllLayersGroupEngine(GroupEngine):
-    """GroupEngine reading memory for every layer stored in the entries (the multi-scale VMOS has one more
-    memory layer, at 1/8, than ``cfg.num_layers``). Equal to GroupEngine for single-scale models."""
-
-    def layer_memories(self) -> list[LayerMemory]:
-        if self.memory.is_empty():
-            raise ValueError("memory has no reference frame yet: the first frame needs a mask")
-        short = self.memory.short_term
-        return [LayerMemory(*self.memory.long_term_tokens(i), short.keys[i], short.values[i])
-                for i in range(len(short.keys))]
-
-
-def synthetic_clip(n_frames: int = 32, size: int = SIZE, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """A short looping clip: normalised images ``(T, 3, S, S)`` and the first label map ``(1, S, S)``."""
+def synthetic_clip(n_frames: int = 32, size: int = SIZE, seed: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
+    """A short looping clip: ``n_frames`` RGB frames ``(S, S, 3) uint8`` and the first frame's id map ``(S, S)``."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    background = rng.normal(0.0, 0.5, (3, size, size)).astype(np.float32)
-    images, first = [], None
+    background = rng.integers(60, 200, (size, size, 3)).astype(np.uint8)
+    colours = np.array([[230, 40, 40], [40, 60, 230]], np.uint8)
+    frames, first = [], None
     for t in range(n_frames):
         img = background.copy()
         lab = np.zeros((size, size), np.int64)
@@ -64,12 +51,12 @@ def synthetic_clip(n_frames: int = 32, size: int = SIZE, seed: int = 0) -> tuple
             phase = 2 * np.pi * t / n_frames + k * np.pi
             cy, cx = size / 2 + size / 4 * np.sin(phase), size / 2 + size / 4 * np.cos(phase)
             inside = (yy - cy) ** 2 + (xx - cx) ** 2 <= (size / 7) ** 2
-            img[:, inside] = np.array([1.5, -1.0, 0.5], np.float32)[:, None] * (1 - 2 * k)
+            img[inside] = colours[k]
             lab[inside] = k + 1
-        images.append(img)
+        frames.append(img)
         if first is None:
             first = lab
-    return torch.from_numpy(np.stack(images)), torch.from_numpy(first)[None]
+    return frames, first
 
 
 def rss_mb() -> float:
@@ -77,30 +64,28 @@ def rss_mb() -> float:
     return psutil.Process().memory_info().rss / 2**20
 
 
-@torch.inference_mode()
 def soak(policy: MemoryPolicy, frames: int = 10_000, preset: str = "hqtrack_teach",
          checkpoints: tuple[int, ...] = (1_000, 10_000), progress: bool = True) -> dict:
-    """Run ``frames`` frames; return RSS (MB) at each checkpoint frame, timing and the final memory size."""
+    """Track ``frames`` frames with :class:`VMOSTracker` (``step``: predict, write the prediction to memory);
+    return RSS (MB) at each checkpoint frame, timing and the final memory size."""
     torch.manual_seed(0)
-    model = build_multiscale_vmos(preset).eval()
-    images, first = synthetic_clip()
-    engine = _AllLayersGroupEngine(model, policy)
-    engine.add_reference(model.encode(images[0:1]), first, 0)
+    model = build_vmos(preset).eval()
+    clip, first = synthetic_clip()
+    tracker = VMOSTracker(model, policy)
+    tracker.step(clip[0], first)
     rss: dict[int, float] = {}
     start = time.perf_counter()
     for t in range(1, frames + 1):
-        features = model.encode(images[t % len(images)][None])
-        prop = engine.propagate(features)
-        labels = engine.decode(prop, features, (SIZE, SIZE), N_OBJECTS).argmax(1)
-        engine.remember(prop, labels, t)
+        tracker.step(clip[t % len(clip)])
         if t in checkpoints:
             rss[t] = rss_mb()
             if progress:
                 print(f"  frame {t:6d}: RSS {rss[t]:8.1f} MB, long-term entries "
-                      f"{engine.memory.num_long_term_entries}", flush=True)
+                      f"{tracker.memory[0].num_long_term_entries}", flush=True)
     elapsed = time.perf_counter() - start
+    memory = tracker.memory[0]
     return {"rss": rss, "ms_per_frame": 1000 * elapsed / frames,
-            "entries": engine.memory.num_long_term_entries, "memory_mb": engine.memory.nbytes() / 2**20}
+            "entries": memory.num_long_term_entries, "memory_mb": memory.nbytes() / 2**20}
 
 
 def run(frames: int = 10_000, unbounded: bool = True, preset: str = "hqtrack_teach") -> dict:

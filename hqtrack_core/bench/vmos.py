@@ -160,6 +160,8 @@ def run(sizes: tuple[str, ...] = ("480p", "240p")) -> dict:
                 f"vmos_cpu_s_{size}": round(ours["cpu_s"], 4),
                 f"official_cpu_s_{size}": round(off["cpu_s"], 4),
                 f"vmos_cpu_ratio_vs_official_{size}": round(ours["cpu_s"] / off["cpu_s"], 3),
+                # 1-minute load average while measuring (> ~2 on 2 cores: other processes competed)
+                f"vmos_bench_loadavg_{size}": round(max(ours["loadavg_1min"], off["loadavg_1min"]), 2),
             })
             rows.append((size, off, ours, ratio))
     print(f"DeAOT-T, 2 objects, torch threads {THREADS}, median of frames 2-10 (wall s; CPU s of the process)")

@@ -40,6 +40,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="override any TrainConfig field, e.g. --set batch_size=4 --set 'crop=[241,241]'")
     parser.add_argument("--export", help="after training, write the EMA weights here (.safetensors + .json)")
     parser.add_argument("--figure", help="after training, write the loss curve PNG here")
+    parser.add_argument("--stop-after", type=int, metavar="STEP",
+                        help="end the run at this step (the schedule still assumes --steps; resumable)")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm bar")
 
 
@@ -80,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
             raise FileNotFoundError("no --data given and no shared data found (set HQTRACK_DATA)")
         data = root / "davis2016"
     out = Path(args.out) if args.out else repo_root() / "runs" / cfg.name
-    trainer = Trainer(cfg, out, data=data, resume=args.resume, progress=not args.no_progress)
+    trainer = Trainer(cfg, out, data=data, resume=args.resume, progress=not args.no_progress,
+                      stop_after=args.stop_after, save_on_stop=True)
     if trainer.dist.is_main:
         out.mkdir(parents=True, exist_ok=True)
         (out / "train_config.json").write_text(cfg.to_json())

@@ -126,10 +126,12 @@ class MemoryState:
         return [e.frame_index for e in self.long_term] + [e.frame_index for e in self.references]
 
     def nbytes(self) -> int:
-        seen: dict[int, MemoryEntry] = {}
+        """Bytes held by the entries (a frame in both the short- and long-term memory counts once)."""
+        seen: dict[tuple[int, int], int] = {}
         for e in (*self.references, *self.long_term, *self.short_term_queue):
-            seen[id(e)] = e
-        return sum(e.nbytes() for e in seen.values())
+            for t in (*e.keys, *e.values):
+                seen[(t.data_ptr(), t.numel())] = t.numel() * t.element_size()
+        return sum(seen.values())
 
     def is_empty(self) -> bool:
         return not self.references

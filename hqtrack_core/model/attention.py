@@ -141,9 +141,9 @@ def _window_index_cached(h: int, w: int, max_dis: int, dilation: int, device: st
 def _block_index_cached(h: int, w: int, max_dis: int, block: int, device: str):
     """Index maps for the blocked local attention (see :func:`local_attention_blocked`).
 
-    Returns ``(hp, wp, bias_index (nb*b*b, W*W) long, pad_q)``: the padded grid size, for every (tile, query
-    in tile, window offset) the flat position inside the tile's ``(b + 2m)^2`` key window, and whether
-    the (padded) query is outside the image.
+    Returns ``(hp, wp, pos (b*b, W*W) long, kw)``: the grid size padded to whole tiles, for every (query in
+    a tile, window offset) the flat position inside the tile's ``kw x kw`` key window (the same for every
+    tile), and ``kw = b + 2m``.
     """
     win = 2 * max_dis + 1
     hp, wp = -(-h // block) * block, -(-w // block) * block

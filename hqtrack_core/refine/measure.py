@@ -61,6 +61,7 @@ def measure(
         sequences = (davis_root / "ImageSets" / "dev.txt").read_text().split()
     refiner = refiner or GrabCutRefiner()
     stats: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
+    per_seq: dict[tuple[str, str, str], list[float]] = {}  # (sequence, raw kind, raw|refined) -> J&F per frame
     osvos_root = davis_root.parent / "osvos_davis2017_predictions"
     n_frames, t_refine, n_refine = 0, 0.0, 0
     for seq in sequences:
@@ -78,11 +79,16 @@ def measure(
                 result = refiner.refine(image, labels, object_ids=[1])
                 t_refine += time.perf_counter() - start
                 n_refine += 1
-                stats.setdefault((pname, "raw"), []).append((*_score(gt, raw), np.nan))
+                score = _score(gt, raw)
+                stats.setdefault((pname, "raw"), []).append((*score, np.nan))
+                per_seq.setdefault((seq, pname, "raw"), []).append(sum(score) / 2)
                 for row, threshold in THRESHOLDS.items():
                     sel = result.reselect(threshold)
-                    stats.setdefault((pname, row), []).append((*_score(gt, sel.labels == 1),
+                    score = _score(gt, sel.labels == 1)
+                    stats.setdefault((pname, row), []).append((*score,
                                                               float(sel.accepted[0]) if sel.refined[0] else np.nan))
+                    if threshold == 0.1:
+                        per_seq.setdefault((seq, pname, "refined"), []).append(sum(score) / 2)
     rows = []
     for (pname, row), values in stats.items():
         arr = np.asarray(values, dtype=np.float64)
@@ -90,8 +96,14 @@ def measure(
         accept = np.nanmean(arr[:, 2]) if row != "raw" and not np.all(np.isnan(arr[:, 2])) else None
         rows.append({"perturbation": pname, "mask": row, "J": round(j, 2), "F": round(f, 2),
                      "JF": round((j + f) / 2, 2), "accepted": None if accept is None else round(100 * accept, 1)})
+    per_sequence = [
+        {"sequence": seq, "perturbation": pname, "JF_raw": round(100 * float(np.mean(values)), 2),
+         "JF_refined": round(100 * float(np.mean(per_seq[(seq, pname, "refined")])), 2)}
+        for (seq, pname, kind), values in per_seq.items() if kind == "raw"
+    ]
     return {
         "rows": rows,
+        "per_sequence": per_sequence,
         "settings": {"sequences": sequences, "stride": stride, "frames": n_frames, "resolution": "480p",
                      "refiner": {"kind": "classical", "band": refiner.band, "min_band": refiner.min_band,
                                  "max_band": refiner.max_band,
@@ -106,6 +118,15 @@ def format_table(result: dict) -> str:
     for r in result["rows"]:
         acc = "" if r["accepted"] is None else f"{r['accepted']:.1f}"
         lines.append(f"{r['perturbation']:<13} {r['mask']:<24} {r['J']:>6.2f} {r['F']:>6.2f} {r['JF']:>6.2f} {acc:>8}")
+    per_sequence = result.get("per_sequence", [])
+    if per_sequence:
+        seqs = list(dict.fromkeys(r["sequence"] for r in per_sequence))
+        cell = {(r["sequence"], r["perturbation"]): f"{r['JF_raw']:.1f} -> {r['JF_refined']:.1f}" for r in per_sequence}
+        lines.append("")
+        lines.append("J&F raw -> refined (selector 0.1), per sequence")
+        lines.append(f"{'raw mask':<13} " + " ".join(f"{q:>16}" for q in seqs))
+        for pname in dict.fromkeys(r["perturbation"] for r in per_sequence):
+            lines.append(f"{pname:<13} " + " ".join(f"{cell.get((q, pname), ''):>16}" for q in seqs))
     s = result["settings"]
     lines.append(f"({s['frames']} frames of {', '.join(s['sequences'])}, every {s['stride']}th; "
                  f"{s['seconds_per_object']} s per object; scored by {s['scorer']})")

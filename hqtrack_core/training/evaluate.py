@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 
 @dataclass
@@ -37,15 +39,16 @@ def evaluate_davis_sequences(tracker, root: str | os.PathLike, sequences: list[s
                              progress: bool = False) -> DavisRun:
     """Track each sequence from its first ground-truth mask and score J&F (first/last frames dropped).
 
-    ``tracker``: a :class:`hqtrack_core.inference.engine.VMOSTracker` (reset before each sequence).
+    ``tracker``: a :class:`hqtrack_core.inference.engine.VMOSTracker` (reset before each sequence), or a bare
+    VMOS network, which is then run by :class:`ValidationTracker`.
     """
-    import time
-
     from ..data.datasets import davis_videos
     from ..evaluation.davis import DavisScore, score_sequence
     from ..inference.engine import ResizePolicy
     from ..tracking import track_video
 
+    if isinstance(tracker, torch.nn.Module):
+        tracker = ValidationTracker(tracker)
     root = Path(root)
     videos = {v.name: v for v in davis_videos(root, resolution)}
     missing = [s for s in sequences if s not in videos]
@@ -71,5 +74,70 @@ def evaluate_davis_sequences(tracker, root: str | os.PathLike, sequences: list[s
         score.sequences[name] = score_sequence(name, gts, preds, frames=video.stems[:len(preds)])
         run.predictions[name] = preds
     run.seconds_per_frame = seconds / max(count, 1)
-    _ = time
     return run
+
+
+class ValidationTracker:
+    """Minimal single-group tracker over the network's tensor methods, for validating a training run
+    without the inference engine: the reference frame is pinned in long-term memory, every
+    ``long_term_gap``-th frame is added to it, the previous frame is the short-term memory (DeAOT's DAVIS
+    setting: gap 5, skip 1). At most ``max_obj_num`` objects with ids 1..N; memory is unbounded.
+    ``step(image, mask=None)`` like :class:`~hqtrack_core.inference.engine.VMOSTracker`.
+    """
+
+    def __init__(self, model: torch.nn.Module, long_term_gap: int = 5, resize=None) -> None:
+        self.model = model.eval()
+        self.long_term_gap = long_term_gap
+        self.resize = resize
+        self.reset()
+
+    def reset(self) -> None:
+        self.frame_index = -1
+        self.long_k = self.long_v = self.short_k = self.short_v = None
+        self.n_objects = 0
+        self.last_mem = 0
+
+    @torch.no_grad()
+    def step(self, image: np.ndarray, mask: np.ndarray | None = None):
+        from types import SimpleNamespace
+
+        from ..model.gpm import LayerMemory
+        from ..inference.engine import normalize_image
+        from .unroll import one_hot
+
+        m = self.model
+        self.frame_index += 1
+        h, w = image.shape[:2]
+        size = self.resize.size_for(h, w) if self.resize is not None else (h, w)
+        device = next(m.parameters()).device
+        x = normalize_image(image, size=size, device=device)
+        feats = m.encode(x)
+        k1 = m.max_obj_num + 1
+        if mask is not None:
+            labels = torch.from_numpy(np.asarray(mask, dtype=np.int64)).to(device)[None]
+            self.n_objects = int(labels.max())
+            if self.n_objects >= k1:
+                raise ValueError(f"at most {k1 - 1} objects, got ids up to {self.n_objects}")
+            small = F.interpolate(labels[:, None].float(), size=size, mode="nearest")[:, 0].long()
+            emb = m.id_embedding(one_hot(small, k1))
+            prop = m.propagate(feats, id_emb=emb)
+            self.long_k, self.long_v = m.memory_entry(prop, emb)
+            self.short_k, self.short_v = self.long_k, self.long_v
+            self.last_mem = self.frame_index
+            return SimpleNamespace(labels=np.asarray(mask).astype(np.uint8))
+        if self.long_k is None:
+            raise ValueError("the first step needs a mask")
+        memories = [LayerMemory(*t) for t in zip(self.long_k, self.long_v, self.short_k, self.short_v)]
+        prop = m.propagate(feats, memories)
+        logits = m.decode(prop, feats)[:, : self.n_objects + 1]
+        logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=True)
+        pred_small = logits.argmax(1)
+        emb = m.id_embedding(one_hot(pred_small, k1))
+        self.short_k, self.short_v = m.memory_entry(prop, emb)
+        if self.frame_index - self.last_mem >= self.long_term_gap:
+            self.long_k = [torch.cat([n, o], dim=1) for n, o in zip(self.short_k, self.long_k)]
+            self.long_v = [torch.cat([n, o], dim=1) for n, o in zip(self.short_v, self.long_v)]
+            self.last_mem = self.frame_index
+        if size != (h, w):
+            logits = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=True)
+        return SimpleNamespace(labels=logits.argmax(1)[0].cpu().numpy().astype(np.uint8))

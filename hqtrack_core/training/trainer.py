@@ -150,14 +150,14 @@ class Trainer:
     """One training run of ``cfg`` writing checkpoints and ``metrics.jsonl`` into ``out_dir``.
 
     ``model`` and ``dataset`` may be injected (tests, notebooks); otherwise they are built from the
-    config and ``data``. ``stop_after`` ends the run early at that step (as if killed; the last
-    checkpoint is whatever ``save_every`` produced) -- for resume tests.
+    config and ``data``. ``stop_after`` ends the run early at that step: as if killed (the last checkpoint
+    is whatever ``save_every`` produced; resume tests) or, with ``save_on_stop``, with a checkpoint there.
     """
 
     def __init__(self, cfg: TrainConfig, out_dir: str | os.PathLike, data: str | os.PathLike | None = None,
                  model: nn.Module | None = None, dataset: Dataset | None = None, resume: bool = False,
-                 stop_after: int | None = None, progress: bool = True, device: torch.device | str | None = None
-                 ) -> None:
+                 stop_after: int | None = None, progress: bool = True, device: torch.device | str | None = None,
+                 save_on_stop: bool = False) -> None:
         self.cfg = cfg
         self.out_dir = Path(out_dir)
         self.dist = init_distributed()
@@ -165,6 +165,7 @@ class Trainer:
             device = f"cuda:{self.dist.local_rank}" if torch.cuda.is_available() else "cpu"
         self.device = torch.device(device)
         self.stop_after = stop_after
+        self.save_on_stop = save_on_stop
         self.progress = progress and self.dist.is_main
         if self.cfg.batch_size % self.dist.world:
             raise ValueError(f"batch_size {cfg.batch_size} is not divisible by {self.dist.world} processes")
@@ -320,7 +321,8 @@ class Trainer:
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss_value:.3f}", iou=f"{float(iou):.2f}", lr=f"{lr:.1e}")
-            if self.step % cfg.save_every == 0 or self.step == cfg.steps:
+            at_stop = self.save_on_stop and self.step == end
+            if self.step % cfg.save_every == 0 or self.step == cfg.steps or at_stop:
                 if self.dist.is_main:
                     checkpoint = save_checkpoint(self.out_dir, self.step, self.state_dict(), cfg.keep_checkpoints)
                 if self.dist.enabled:
