@@ -27,7 +27,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from .checkpoints import latest_checkpoint, load_checkpoint, rng_state, save_checkpoint
+from .checkpoints import latest_checkpoint, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .config import TrainConfig
 from .ema import ModelEMA
 from .losses import SegmentationLoss, aux_weight_at
@@ -240,6 +240,8 @@ class Trainer:
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.ema.load_state_dict(ckpt["ema"])
         self.scaler.load_state_dict(ckpt["scaler"])
+        if "rng" in ckpt:
+            set_rng_state(ckpt["rng"])  # (every step re-seeds anyway; restored for code that draws between steps)
         self.step = int(ckpt["step"])
         self.resumed_from = path
 
