@@ -8,6 +8,8 @@ so that it works with any plotting library; nothing here draws on a figure.
 - :func:`window_to_grid`: place a short-term ``(2m+1) x (2m+1)`` local attention window into its token grid.
 - :func:`feature_rgb`: the first three principal components of a feature map ``(C, h, w)`` as an RGB image.
 - :func:`memory_snapshot` / :func:`memory_timeline`: which frames a VMOS memory holds, step by step.
+- :func:`png_bytes`: an RGB image encoded as PNG (for ``ipywidgets.Image``: a frame slider needs no
+  ``Output`` widget, whose capture can deadlock headless notebook runners, nbclient issue 312).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy as np
 from .data.masks import DAVIS_PALETTE
 
 __all__ = ["overlay_labels", "heatmap_overlay", "window_to_grid", "feature_rgb", "memory_snapshot",
-           "memory_timeline"]
+           "memory_timeline", "png_bytes"]
 
 
 def _check_image(image: np.ndarray) -> np.ndarray:
@@ -151,3 +153,12 @@ def memory_timeline(snapshots: Iterable[dict[str, list[int]]]) -> list[tuple[int
         for kind, frames in snap.items():
             rows.extend((step, int(f), kind) for f in frames)
     return rows
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """Encode an ``(H, W, 3) uint8`` RGB image as PNG bytes."""
+    image = _check_image(image)
+    ok, buffer = cv2.imencode(".png", np.ascontiguousarray(image[..., ::-1]))
+    if not ok:  # pragma: no cover - OpenCV fails only on invalid input, checked above
+        raise ValueError("PNG encoding failed")
+    return buffer.tobytes()

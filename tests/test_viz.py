@@ -8,7 +8,7 @@ import pytest
 from hqtrack_core.data.masks import DAVIS_PALETTE
 from hqtrack_core.inference.memory import MemoryEntry, MemoryState, memory_policy
 from hqtrack_core.viz import (feature_rgb, heatmap_overlay, memory_snapshot, memory_timeline, overlay_labels,
-                              window_to_grid)
+                              png_bytes, window_to_grid)
 
 
 def _image(h=20, w=30, seed=0):
@@ -109,3 +109,15 @@ def test_memory_snapshot_and_timeline():
     assert snaps[-1] == {"reference": [0], "long_term": [6, 4], "short_term": [5]}
     rows = memory_timeline(snaps)
     assert (6, 6, "long_term") in rows and (6, 2, "long_term") not in rows and (0, 0, "reference") in rows
+
+
+def test_png_bytes_round_trip():
+    import cv2
+
+    image = _image(9, 13)
+    data = png_bytes(image)
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)[..., ::-1]
+    np.testing.assert_array_equal(decoded, image)
+    with pytest.raises(ValueError, match="HxWx3"):
+        png_bytes(np.zeros((4, 4), np.uint8))

@@ -49,15 +49,17 @@ class DWConv2d(nn.Module):
 
 def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float,
             bias: torch.Tensor | None = None) -> torch.Tensor:
-    """``softmax(q k^T * scale + bias) v`` for ``q (B, L, D)``, ``k (B, M, D)``, ``v (B, M, E)``."""
-    if torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad
-                                    or (bias is not None and bias.requires_grad)):
-        logits = torch.baddbmm(bias, q, k.transpose(1, 2), alpha=scale) if bias is not None \
-            else torch.bmm(q, k.transpose(1, 2)) * scale
-        return torch.bmm(torch.softmax(logits, dim=-1), v)
-    return F.scaled_dot_product_attention(q.unsqueeze(1), k.unsqueeze(1), v.unsqueeze(1),
-                                          attn_mask=None if bias is None else bias.unsqueeze(1),
-                                          scale=scale).squeeze(1)
+    """``softmax(q k^T * scale + bias) v`` for ``q (B, L, D)``, ``k (B, M, D)``, ``v (B, M, E)``.
+
+    Plain ``bmm`` / softmax / ``bmm``: on CPU this beats ``scaled_dot_product_attention`` here (its math
+    path adds "safe softmax" passes for -inf masks, and its flash kernel needs equal q/k/v widths), and it
+    keeps the official operation order (query scaled before the product).
+    """
+    if bias is None:
+        logits = torch.bmm(q * scale, k.transpose(1, 2))
+    else:
+        logits = torch.baddbmm(bias, q, k.transpose(1, 2), alpha=scale)
+    return torch.bmm(torch.softmax(logits, dim=-1), v)
 
 
 class GatedPropagation(nn.Module):

@@ -38,8 +38,10 @@ class Features:
 
     @property
     def tokens(self) -> torch.Tensor:
-        """``(B, h*w, d)`` tokens of the projected stride-16 feature (the LSTT input)."""
-        return self.shortcuts[-1].flatten(2).transpose(1, 2)
+        """``(B, h*w, d)`` tokens of the projected stride-16 feature (the LSTT input); free for a channels-last
+        feature map, one copy otherwise."""
+        x = self.shortcuts[-1]
+        return x.permute(0, 2, 3, 1).reshape(x.shape[0], -1, x.shape[1])
 
     @property
     def size_2d(self) -> tuple[int, int]:
@@ -112,7 +114,8 @@ class VMOS(nn.Module):
         h, w = features.size_2d
         out, states = self.LSTT(features.tokens, memories, (h, w), id_emb)
         b = out.shape[0]
-        return Propagation(out.transpose(1, 2).reshape(b, -1, h, w), states, (h, w))
+        # (B, L, 2d) tokens viewed as a channels-last (B, 2d, h, w) map: no copy
+        return Propagation(out.reshape(b, h, w, -1).permute(0, 3, 1, 2), states, (h, w))
 
     def memory_entry(self, propagation: Propagation, id_emb: torch.Tensor
                      ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
