@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from .inference.engine import VMOSTracker
+from .inference.engine import ResizePolicy, VMOSTracker
 from .inference.memory import memory_policy
 from .paths import artefacts_dir
 
@@ -71,8 +71,14 @@ def load_vmos_model(model: str | None = None, checkpoint: str | Path | None = No
 
 
 def load_tracker(model: str | None = None, checkpoint: str | Path | None = None, device="auto",
-                 memory: str = "released") -> tuple[VMOSTracker, str]:
-    """A ready :class:`VMOSTracker` and a one-line description of what was loaded."""
+                 memory: str = "released", short_edge: int | None = None) -> tuple[VMOSTracker, str]:
+    """A ready :class:`VMOSTracker` and a one-line description of what was loaded.
+
+    ``short_edge``: run the network with the frame's short edge resized to this (sides snapped to 16k+1);
+    masks come back at the input size. ``None``: the input size as it is.
+    """
     net, description = load_vmos_model(model, checkpoint)
-    tracker = VMOSTracker(net.eval(), policy=memory_policy(memory), device=resolve_device(device))
-    return tracker, f"{description}, memory policy {memory!r}, device {tracker.device}"
+    resize = None if short_edge is None else ResizePolicy(min_short_edge=short_edge, max_short_edge=short_edge)
+    tracker = VMOSTracker(net.eval(), policy=memory_policy(memory), device=resolve_device(device), resize=resize)
+    size = "input size" if short_edge is None else f"short edge {short_edge}"
+    return tracker, f"{description}, memory policy {memory!r}, {size}, device {tracker.device}"

@@ -121,12 +121,10 @@ def test_hqtrack_vmos_parity_with_official(fixture, official_weights_model):
 
 
 def test_hqtrack_parity_fixture_detects_wrong_memory_policy(fixture, official_weights_model):
-    """The fixture is sensitive to the released memory rules: the explicit released rules reproduce it,
-    dropping the reference frame instead of the oldest other entry breaks parity (so the test can fail)."""
+    """The fixture is sensitive to the released memory rules: dropping the reference frame instead of the
+    oldest other entry breaks parity, so the parity test above can fail. (That the right rules reproduce the
+    fixture is test_hqtrack_vmos_parity_with_official; not run twice here, the model is slow on CPU.)"""
     meta = fixture["meta"]
-    right = run_released_memory(official_weights_model, fixture, meta["short_term_mem_skip"],
-                                meta["max_long_term_entries"])
-    assert max((a - b).abs().max().item() for a, b in zip(right, fixture["logits"])) <= TOL
     wrong_drop = run_released_memory(official_weights_model, fixture, meta["short_term_mem_skip"],
                                      meta["max_long_term_entries"], drop_reference=True)
     assert (wrong_drop[-1] - fixture["logits"][-1]).abs().max().item() > 10 * TOL

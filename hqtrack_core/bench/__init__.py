@@ -7,12 +7,19 @@ Keys of ``figures/bench.json`` (all measured on the machine that ran ``make benc
 
 - ``vmos``: ``vmos_latency_s_{480p,240p}``, ``official_latency_s_{480p,240p}``,
   ``vmos_latency_ratio_vs_official_{480p,240p}`` (ours / official deaotpy DeAOT-T, same weights and inputs, 2
-  objects), ``vmos_peak_rss_mb_480p``, ``official_peak_rss_mb_480p``, ``vmos_max_abs_logit_diff_480p``.
-- ``hqtrack_vmos``: ``hqtrack_vmos_latency_ratio_vs_official_480p`` and its two latencies (official HQTrack VMOS).
-- ``refiner``: ``refiner_speedup_5_objects`` (one image encoding per frame vs one per object), latencies.
+  objects, 2 threads, median of frames 2-10; ``*_latency_min_s_*`` the fastest frame), process CPU time per frame
+  ``vmos_cpu_s_*`` / ``official_cpu_s_*`` / ``vmos_cpu_ratio_vs_official_*`` and the same at one thread
+  (``*_cpu1_*``, the figure least sensitive to other load), ``vmos_peak_rss_mb_*`` / ``official_peak_rss_mb_*``,
+  ``vmos_max_abs_logit_diff_*`` (identical outputs check) and ``vmos_bench_loadavg_*`` (machine load meanwhile).
+- ``hqtrack_vmos``: ``hqtrack_vmos_latency_ratio_vs_official_480p``, the two latencies, peak RSS and max logit
+  difference vs the official HQTrack VMOS (needs ``HQTRACK_OFFICIAL`` = a CPU-patched checkout, see
+  ``data/fixtures/README.md``; reports "official not available" otherwise).
+- ``refiner``: ``refiner_speedup_5_objects`` (one image encoding per frame vs one per object, vit_tiny, 480p),
+  ``refiner_speedup_5_objects_cpu_time``, both latencies, ``refiner_bench_threads``.
 - ``eval``: ``eval_davis_speedup_vs_official`` (ours vs vos-benchmark), ``eval_vots_speedup_vs_official``
   (ours vs vot-toolkit), their per-frame times and max abs differences (see ``bench/eval.py``).
-- ``soak``: ``soak_rss_mb_frame_1000``, ``soak_rss_mb_frame_10000``, ``soak_rss_growth_pct`` (bounded memory).
+- ``soak``: ``soak_rss_mb_frame_1000``, ``soak_rss_mb_frame_10000``, ``soak_rss_growth_pct`` (released bounded
+  memory, 10,000 frames) and ``soak_unbounded_*`` (DeAOT's growing memory, for contrast).
 """
 
 BENCHMARKS = ("vmos", "hqtrack_vmos", "refiner", "soak", "eval")

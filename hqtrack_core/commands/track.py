@@ -41,6 +41,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--refiner-checkpoint", default=None, help="HQ-SAM / SAM checkpoint (.pth)")
     p.add_argument("--refiner-model", default="vit_tiny", help="HQ-SAM / SAM model type (vit_tiny|vit_b|vit_l|vit_h)")
     p.add_argument("--memory", default="released", help="memory policy preset (released|paper|deaot)")
+    p.add_argument("--short-edge", type=int, default=None,
+                   help="run the network at this short edge (masks are written at the input size); "
+                        "default: the input size")
     p.add_argument("--device", default="auto", help="auto|cpu|cuda|cuda:N|mps")
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
     p.set_defaults(func=run)
@@ -57,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
     frames = open_frames(args.input)
     if len(frames) == 0:
         raise ValueError(f"no frames in {args.input}")
-    tracker, info = load_tracker(args.model, args.checkpoint, device=args.device, memory=args.memory)
+    tracker, info = load_tracker(args.model, args.checkpoint, device=args.device, memory=args.memory,
+                                 short_edge=args.short_edge)
     print(f"hqtrack track: model {info}", file=sys.stderr)
     refiner = None if args.refiner == "none" else build_refiner(
         args.refiner, checkpoint=args.refiner_checkpoint, model_type=args.refiner_model, device=tracker.device)

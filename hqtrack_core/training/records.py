@@ -51,7 +51,9 @@ def concat_stage_logs(paths: list[str | os.PathLike]) -> list[dict[str, Any]]:
 
 def plot_loss_curve(records: list[dict[str, Any]], out: str | os.PathLike, title: str = "training loss",
                     smooth: int = 10) -> Path:
-    """Loss (raw and moving average) and learning rate against step; saved as PNG (atomic)."""
+    """Loss (raw and moving average) and, when logged, the training IoU against step; saved as PNG (atomic).
+    The dotted line marks a change of stage. (The bootstrapped CE keeps a shrinking fraction of the hardest
+    pixels over the first half of a stage, so the loss can rise while the IoU improves.)"""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -73,10 +75,20 @@ def plot_loss_curve(records: list[dict[str, Any]], out: str | os.PathLike, title
         for r0, r1 in zip(records, records[1:]):
             if r1.get("stage") != r0.get("stage"):
                 ax.axvline(r1.get("run_step", r1["step"]), color="k", ls=":", lw=0.8)
+    handles, labels = ax.get_legend_handles_labels()
+    iou = np.array([r.get("iou", np.nan) for r in records], dtype=float)
+    if np.isfinite(iou).sum() >= smooth > 1:
+        ax2 = ax.twinx()
+        kernel = np.ones(smooth) / smooth
+        line = ax2.plot(steps[smooth - 1:], np.convolve(np.nan_to_num(iou, nan=0.0), kernel, mode="valid"),
+                        color="C2", lw=1.2, label=f"train IoU, moving average ({smooth})")
+        ax2.set_ylabel("IoU on propagated frames")
+        ax2.set_ylim(0, 1)
+        handles, labels = handles + line, labels + [line[0].get_label()]
     ax.set_xlabel("step")
-    ax.set_ylabel("loss")
+    ax.set_ylabel("loss (bootstrapped CE + soft Jaccard)")
     ax.set_title(title)
-    ax.legend(loc="upper right", fontsize=8)
+    ax.legend(handles, labels, loc="upper right", fontsize=7)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     out = Path(out)
