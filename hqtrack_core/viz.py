@@ -10,11 +10,12 @@ so that it works with any plotting library; nothing here draws on a figure.
 - :func:`memory_snapshot` / :func:`memory_timeline`: which frames a VMOS memory holds, step by step.
 - :func:`png_bytes`: an RGB image encoded as PNG (for ``ipywidgets.Image``: a frame slider needs no
   ``Output`` widget, whose capture can deadlock headless notebook runners, nbclient issue 312).
+- :func:`image_slider`: an ipywidgets slider over pre-rendered images (papermill-safe).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import cv2
 import numpy as np
@@ -22,7 +23,7 @@ import numpy as np
 from .data.masks import DAVIS_PALETTE
 
 __all__ = ["overlay_labels", "heatmap_overlay", "window_to_grid", "feature_rgb", "memory_snapshot",
-           "memory_timeline", "png_bytes"]
+           "memory_timeline", "png_bytes", "image_slider"]
 
 
 def _check_image(image: np.ndarray) -> np.ndarray:
@@ -162,3 +163,31 @@ def png_bytes(image: np.ndarray) -> bytes:
     if not ok:  # pragma: no cover - OpenCV fails only on invalid input, checked above
         raise ValueError("PNG encoding failed")
     return buffer.tobytes()
+
+
+def image_slider(images: Sequence[np.ndarray], captions: Sequence[str] | None = None, description: str = "frame",
+                 width: int | None = None):
+    """An ipywidgets slider over pre-rendered ``(H, W, 3) uint8`` RGB images, with a caption per image.
+
+    The images are encoded once up front and the slider only swaps them, so no kernel code runs on a move:
+    it works in a static render and never blocks papermill / nbval (``ipywidgets.interact`` can, nbclient
+    issue 312).
+    """
+    import ipywidgets as widgets
+
+    if len(images) == 0:
+        raise ValueError("image_slider needs at least one image")
+    if captions is not None and len(captions) != len(images):
+        raise ValueError(f"{len(captions)} captions for {len(images)} images")
+    encoded = [png_bytes(image) for image in images]
+    slider = widgets.IntSlider(value=0, min=0, max=len(images) - 1, step=1, description=description)
+    label = widgets.Label(captions[0] if captions is not None else "")
+    picture = widgets.Image(value=encoded[0], format="png", width=width or images[0].shape[1])
+
+    def on_change(change) -> None:
+        picture.value = encoded[change["new"]]
+        if captions is not None:
+            label.value = captions[change["new"]]
+
+    slider.observe(on_change, names="value")
+    return widgets.VBox([slider, label, picture])
