@@ -7,11 +7,10 @@ file is rewritten atomically so an interrupted run never leaves it half-written.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from ..atomic import write_bytes_atomic
 from ..paths import figures_dir
 
 
@@ -31,13 +30,5 @@ def update_bench(values: dict[str, Any], path: Path | None = None) -> dict[str, 
     path = path or bench_path()
     merged = read_bench(path)
     merged.update(values)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".bench-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(dict(sorted(merged.items())), handle, indent=2)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_bytes_atomic(path, (json.dumps(dict(sorted(merged.items())), indent=2) + "\n").encode())
     return merged

@@ -11,12 +11,13 @@ A *label map* is a 2-D integer array ``(H, W)`` whose values are object ids (0 =
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from ..atomic import atomic_path
 
 __all__ = ["DAVIS_PALETTE", "davis_palette", "read_mask", "write_mask", "fit_mask_to"]
 
@@ -109,16 +110,8 @@ def write_mask(path: str | os.PathLike, labels: np.ndarray, palette: np.ndarray 
         raise ValueError(f"write_mask: palette must be (N<=256, 3), got {palette.shape}")
     image = Image.fromarray(labels.astype(np.uint8), mode="P")
     image.putpalette(palette.reshape(-1).tolist())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png.tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            image.save(handle, format="PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp:
+        image.save(tmp, format="PNG")
     return path
 
 

@@ -26,12 +26,13 @@ from __future__ import annotations
 import math
 import os
 import struct
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from ..atomic import write_bytes_atomic
 
 __all__ = [
     "UNKNOWN", "INITIALIZATION", "FAILURE", "Special", "MaskRegion", "Region",
@@ -300,14 +301,4 @@ def write_trajectory(path: str | os.PathLike, regions: Sequence[Region]) -> Path
     """Write a trajectory atomically: binary when the name ends in ``.bin``, text otherwise."""
     path = Path(path)
     data = encode_trajectory_binary(regions) if path.suffix == ".bin" else encode_trajectory_text(regions).encode("utf-8")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return write_bytes_atomic(path, data)

@@ -11,14 +11,13 @@ Our format: a ``.safetensors`` file of the weights whose metadata holds ``{"vmos
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from ..atomic import atomic_path
 from .config import VMOSConfig
 
 # official name prefix -> our name prefix (identity for DeAOT; kept for forward compatibility)
@@ -94,15 +93,8 @@ def save_vmos(model: nn.Module, path: str | Path, preset: str | None = None) -> 
     if preset:
         meta["preset"] = preset
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(state, tmp, metadata=meta)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp:
+        save_file(state, str(tmp), metadata=meta)
     return path
 
 

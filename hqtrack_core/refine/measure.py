@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 from ..evaluation.davis import boundary_f, jaccard
+from ..atomic import write_bytes_atomic
 from ..data.masks import read_mask
 from ..paths import data_root, figures_dir
 from .classical import GrabCutRefiner
@@ -134,16 +133,7 @@ def format_table(result: dict) -> str:
 
 
 def write_json(result: dict, path: Path) -> Path:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(result, handle, indent=2)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return path
+    return write_bytes_atomic(path, (json.dumps(result, indent=2) + "\n").encode())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..atomic import atomic_path, write_bytes_atomic
+
 _NAME = re.compile(r"^step_(\d+)\.pt$")
 
 
@@ -31,14 +33,8 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return path
 
 
@@ -75,8 +71,4 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-    return path
+    return write_bytes_atomic(path, text.encode())
