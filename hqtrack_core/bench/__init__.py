@@ -15,7 +15,8 @@ Keys of ``figures/bench.json`` (all measured on the machine that ran ``make benc
   difference vs the official HQTrack VMOS (needs ``HQTRACK_OFFICIAL`` = a CPU-patched checkout, see
   ``data/fixtures/README.md``; reports "official not available" otherwise).
 - ``refiner``: ``refiner_speedup_5_objects`` (one image encoding per frame vs one per object, vit_tiny, 480p),
-  ``refiner_speedup_5_objects_cpu_time``, both latencies, ``refiner_bench_threads``.
+  ``refiner_speedup_5_objects_cpu_time``, both latencies, ``refiner_bench_threads``, and the same for vit_b
+  (``*_vit_b``).
 - ``eval``: ``eval_davis_speedup_vs_official`` (ours vs vos-benchmark), ``eval_vots_speedup_vs_official``
   (ours vs vot-toolkit), their per-frame times and max abs differences (see ``bench/eval.py``).
 - ``soak``: ``soak_rss_mb_frame_1000``, ``soak_rss_mb_frame_10000``, ``soak_rss_growth_pct`` (released bounded
