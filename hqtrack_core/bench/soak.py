@@ -88,31 +88,29 @@ def soak(policy: MemoryPolicy, frames: int = 10_000, preset: str = "hqtrack_teac
             "entries": memory.num_long_term_entries, "memory_mb": memory.nbytes() / 2**20}
 
 
+def _figures(prefix: str, result: dict, first: int, last: int) -> dict:
+    """The bench.json keys of one soak run, named ``<prefix>_...``."""
+    return {
+        f"{prefix}_rss_mb_frame_{first}": round(result["rss"][first], 1),
+        f"{prefix}_rss_mb_frame_{last}": round(result["rss"][last], 1),
+        f"{prefix}_rss_growth_pct": round(100 * (result["rss"][last] / result["rss"][first] - 1), 2),
+        f"{prefix}_ms_per_frame": round(result["ms_per_frame"], 2),
+        f"{prefix}_long_term_entries_end": result["entries"],
+        f"{prefix}_memory_mb_end": round(result["memory_mb"], 2),
+    }
+
+
 def run(frames: int = 10_000, unbounded: bool = True, preset: str = "hqtrack_teach") -> dict:
     torch.set_num_threads(1)  # a fixed, small footprint; the figure is about memory, not speed
     first, last = min(1_000, frames), frames
     out: dict = {"soak_frames": frames, "soak_preset": preset}
     print(f"soak: {frames} frames {SIZE}x{SIZE}, preset {preset}, released memory policy (bounded)", flush=True)
     bounded = soak(memory_policy("released"), frames, preset, (first, last))
-    out.update({
-        f"soak_rss_mb_frame_{first}": round(bounded["rss"][first], 1),
-        f"soak_rss_mb_frame_{last}": round(bounded["rss"][last], 1),
-        "soak_rss_growth_pct": round(100 * (bounded["rss"][last] / bounded["rss"][first] - 1), 2),
-        "soak_ms_per_frame": round(bounded["ms_per_frame"], 2),
-        "soak_long_term_entries_end": bounded["entries"],
-        "soak_memory_mb_end": round(bounded["memory_mb"], 2),
-    })
+    out.update(_figures("soak", bounded, first, last))
     if unbounded:
         print("soak: same run, unbounded long-term memory (DeAOT behaviour)", flush=True)
         grow = soak(memory_policy("released", max_long_term=None), frames, preset, (first, last))
-        out.update({
-            f"soak_unbounded_rss_mb_frame_{first}": round(grow["rss"][first], 1),
-            f"soak_unbounded_rss_mb_frame_{last}": round(grow["rss"][last], 1),
-            "soak_unbounded_rss_growth_pct": round(100 * (grow["rss"][last] / grow["rss"][first] - 1), 2),
-            "soak_unbounded_ms_per_frame": round(grow["ms_per_frame"], 2),
-            "soak_unbounded_long_term_entries_end": grow["entries"],
-            "soak_unbounded_memory_mb_end": round(grow["memory_mb"], 2),
-        })
+        out.update(_figures("soak_unbounded", grow, first, last))
     print(json.dumps(out, indent=2))
     return out
 

@@ -28,7 +28,8 @@ from .base import Proposals, Refiner, check_boxes, check_image
 from .selector import DEFAULT_THRESHOLD, OverlapRule
 
 
-def _disk(radius: int) -> np.ndarray:
+def disk_kernel(radius: int) -> np.ndarray:
+    """Elliptic ``(2r+1, 2r+1)`` structuring element for OpenCV morphology."""
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
 
@@ -53,7 +54,7 @@ def grabcut_mask(
     y0, y1 = max(ys.min() - pad, 0), min(ys.max() + pad + 1, height)
     x0, x1 = max(xs.min() - pad, 0), min(xs.max() + pad + 1, width)
     crop_mask = mask[y0:y1, x0:x1].astype(np.uint8)
-    kernel = _disk(radius)
+    kernel = disk_kernel(radius)
     eroded = cv2.erode(crop_mask, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0).astype(bool)
     dilated = cv2.dilate(crop_mask, kernel).astype(bool)
     if eroded.sum() < min_core * area:

@@ -10,19 +10,17 @@ from typing import Callable
 import cv2
 import numpy as np
 
-
-def _disk(radius: int) -> np.ndarray:
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+from .classical import disk_kernel
 
 
 def erode(mask: np.ndarray, radius: int = 7) -> np.ndarray:
     """Under-segmentation: the mask shrunk by ``radius`` px (thin parts vanish)."""
-    return cv2.erode(mask.astype(np.uint8), _disk(radius)).astype(bool)
+    return cv2.erode(mask.astype(np.uint8), disk_kernel(radius)).astype(bool)
 
 
 def dilate(mask: np.ndarray, radius: int = 7) -> np.ndarray:
     """Over-segmentation: the mask grown by ``radius`` px into the background."""
-    return cv2.dilate(mask.astype(np.uint8), _disk(radius)).astype(bool)
+    return cv2.dilate(mask.astype(np.uint8), disk_kernel(radius)).astype(bool)
 
 
 def shift(mask: np.ndarray, dx: int = 8, dy: int = -5) -> np.ndarray:

@@ -146,17 +146,7 @@ class ValidationTracker:
 def load_trained_vmos(path: str | os.PathLike | None = None) -> torch.nn.Module:
     """A trained network saved by ``hqtrack train --export`` (``save_vmos`` format: config in the metadata),
     single- or multi-scale, float32, eval mode. Default: the committed teaching model."""
-    from safetensors.torch import load_file
+    from ..hub import default_checkpoint
+    from ..model.checkpoint import load_vmos
 
-    from ..model import multiscale
-    from ..model.checkpoint import read_vmos_config
-    from ..paths import artefacts_dir
-
-    path = Path(path) if path is not None else artefacts_dir() / "checkpoints" / "hqtrack_teach.safetensors"
-    cfg = read_vmos_config(path)  # FileNotFoundError / ValueError with the path
-    net = multiscale.MultiScaleVMOS(cfg) if cfg.multiscale else multiscale.VMOS(cfg)
-    state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(path)).items()}
-    missing, unexpected = net.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise ValueError(f"{path} does not fit its own config: missing {missing[:5]}, unexpected {unexpected[:5]}")
-    return net.eval()
+    return load_vmos(path if path is not None else default_checkpoint()).eval()
