@@ -86,17 +86,12 @@ def video_from_folders(name: str, frames_dir: str | os.PathLike, masks_dir: str 
 
 def davis_sequences(root: str | os.PathLike, split: str = "train", resolution: str = "480p"
                     ) -> list[VideoSequence]:
-    """Sequences of a DAVIS layout: ``ImageSets/<split>.txt`` (DAVIS-2016) or ``ImageSets/2017/<split>.txt``,
-    ``JPEGImages/<resolution>/<seq>``, ``Annotations/<resolution>/<seq>``."""
-    root = Path(root)
-    for candidate in (root / "ImageSets" / f"{split}.txt", root / "ImageSets" / "2017" / f"{split}.txt"):
-        if candidate.is_file():
-            names = [ln.strip() for ln in candidate.read_text().splitlines() if ln.strip()]
-            break
-    else:
-        raise FileNotFoundError(f"no split file ImageSets/{split}.txt under {root}")
-    return [video_from_folders(n, root / "JPEGImages" / resolution / n, root / "Annotations" / resolution / n)
-            for n in names]
+    """Sequences of a DAVIS layout split (``ImageSets/<split>.txt`` or ``ImageSets/2017/<split>.txt``), read by
+    :func:`hqtrack_core.data.datasets.davis_videos` (dense annotations, clear errors) and kept as file lists."""
+    from .datasets import davis_videos
+
+    return [VideoSequence(v.name, tuple(v.source.frames), tuple(v.masks[stem] for stem in v.stems))
+            for v in davis_videos(root, resolution, split=split, year=2017)]
 
 
 def youtube_vos_sequences(root: str | os.PathLike) -> list[VideoSequence]:
