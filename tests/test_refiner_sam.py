@@ -138,7 +138,7 @@ def test_refiner_checkpoint_loading_and_errors(tmp_path, hq_model):
 def test_refiner_fused_layernorm_matches_sam():
     from segment_anything_hq.modeling.common import LayerNorm2d
 
-    from hqtrack_core.refine.sam import ChannelLayerNorm, fuse_layernorms
+    from hqtrack_core.refine.sam_kernels import ChannelLayerNorm, fuse_layernorms
 
     ref = LayerNorm2d(32)
     torch.nn.init.normal_(ref.weight)
@@ -150,3 +150,99 @@ def test_refiner_fused_layernorm_matches_sam():
     names = set(holder.state_dict())
     assert fuse_layernorms(holder) == 1 and isinstance(holder[1], ChannelLayerNorm)
     assert set(holder.state_dict()) == names  # checkpoints still load
+
+
+@pytest.mark.parametrize("multimask,hq_token_only", [(True, False), (False, False), (False, True)])
+def test_refiner_folded_hq_head_matches_package_decoder(multimask, hq_token_only):
+    """The fast kernels (fused LayerNorm + folded HQ head) against the package's own HQ decoder, same weights."""
+    import copy
+
+    from hqtrack_core.refine.sam_kernels import fold_hq_head, fuse_layernorms
+
+    torch.manual_seed(1)
+    reference = build_sam("vit_tiny", decoder="hq")
+    for p in reference.mask_decoder.parameters():  # larger than the default init, so the HQ head matters
+        torch.nn.init.normal_(p, std=0.1)
+    fast = copy.deepcopy(reference)
+    assert fuse_layernorms(fast) > 0 and fold_hq_head(fast)
+    assert set(fast.state_dict()) == set(reference.state_dict())
+    assert not fold_hq_head(build_sam("vit_tiny", decoder="sam"))  # plain SAM decoder: nothing to fold
+    g = torch.Generator().manual_seed(2)
+    image_embeddings = torch.randn(1, 256, 64, 64, generator=g)
+    interm = [torch.randn(1, 64, 64, 160, generator=g)]  # vit_tiny's early feature, channels last
+    boxes = torch.tensor([[10.0, 20.0, 300.0, 400.0], [500, 100, 900, 700], [0, 0, 1023, 1023], [40, 40, 60, 90]])
+    with torch.no_grad():
+        outs = []
+        for model in (reference, fast):
+            sparse, dense = model.prompt_encoder(points=None, boxes=boxes, masks=None)
+            outs.append(model.mask_decoder(
+                image_embeddings=image_embeddings, image_pe=model.prompt_encoder.get_dense_pe(),
+                sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense,
+                multimask_output=multimask, hq_token_only=hq_token_only, interm_embeddings=interm,
+            ))
+    (ref_masks, ref_iou), (fast_masks, fast_iou) = outs
+    assert ref_masks.shape == fast_masks.shape == (4, 1, 256, 256)
+    scale = float(ref_masks.abs().max())
+    assert scale > 0.5  # the comparison is not between near-zero maps
+    assert float((fast_masks - ref_masks).abs().max()) < 1e-5 * scale
+    assert torch.allclose(fast_iou, ref_iou, atol=1e-5)
+    assert float(((fast_masks > 0) != (ref_masks > 0)).float().mean()) < 1e-4
+
+
+def test_refiner_fast_encoder_matches_package_encoder():
+    """vit_tiny's encoder with conv + BatchNorm folded (channels-last) against the package's, same weights."""
+    import copy
+
+    from hqtrack_core.refine.sam_kernels import FoldedConvBN, apply_fast_kernels
+
+    torch.manual_seed(3)
+    reference = build_sam("vit_tiny", decoder="hq")
+    with torch.no_grad():
+        for name, buffer in reference.image_encoder.named_buffers():
+            if name.endswith("running_mean"):
+                buffer.normal_(0, 0.5)
+            elif name.endswith("running_var"):
+                buffer.uniform_(0.5, 2.0)
+        for name, p in reference.image_encoder.named_parameters():
+            if ".bn." in name:
+                p.normal_(1.0 if name.endswith("weight") else 0.0, 0.3)
+    fast = copy.deepcopy(reference)
+    counts = apply_fast_kernels(fast)
+    assert counts["conv2d_bn"] > 20 and counts["hq_head"] == 1
+    assert set(fast.state_dict()) == set(reference.state_dict())  # checkpoints still load
+    x = torch.randn(1, 3, 1024, 1024, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        ref_feat, ref_interm = reference.image_encoder(x)
+        fast_feat, fast_interm = fast.image_encoder(x)
+    assert float(ref_feat.abs().max()) > 0.1
+    assert torch.allclose(fast_feat, ref_feat, atol=1e-4, rtol=1e-4)
+    assert torch.allclose(fast_interm[0], ref_interm[0], atol=1e-4, rtol=1e-4)
+    fast.train()  # training mode is the plain conv + BatchNorm
+    block = next(m for m in fast.image_encoder.modules() if isinstance(m, FoldedConvBN))
+    y = torch.randn(2, block.c.in_channels, 8, 8)
+    assert torch.allclose(block(y), block.bn(block.c(y)))
+
+
+def test_refiner_ours_equals_released_loop_on_package_model(frame):
+    """End to end: our path (one encoding, batched boxes, fast kernels) and the released tracker's loop on the
+    package's unmodified predictor (one encoding per object) give the same proposals and label map."""
+    import copy
+    import warnings
+
+    from hqtrack_core.bench.refiner import released_loop
+
+    with warnings.catch_warnings():  # the package re-registers TinyViT names in timm on import
+        warnings.simplefilter("ignore")
+        from segment_anything_hq import SamPredictor
+
+    image, labels = frame
+    torch.manual_seed(5)
+    package_model = build_sam("vit_tiny", decoder="hq")
+    refiner = SamRefiner(copy.deepcopy(package_model))
+    with torch.inference_mode():
+        ours = refiner.refine(image, labels)
+        released_labels, released_proposals = released_loop(SamPredictor(package_model), image, labels, 0.1)
+    assert refiner.encode_count == 1
+    assert 0.01 < ours.proposals.mean() < 0.99  # proposals that are neither empty nor full: the check bites
+    assert (ours.proposals != released_proposals).mean() < 1e-3
+    assert (ours.labels != released_labels).mean() < 1e-3

@@ -14,9 +14,12 @@ Keys of ``figures/bench.json`` (all measured on the machine that ran ``make benc
 - ``hqtrack_vmos``: ``hqtrack_vmos_latency_ratio_vs_official_480p``, the two latencies, peak RSS and max logit
   difference vs the official HQTrack VMOS (needs ``HQTRACK_OFFICIAL`` = a CPU-patched checkout, see
   ``data/fixtures/README.md``; reports "official not available" otherwise).
-- ``refiner``: ``refiner_speedup_5_objects`` (one image encoding per frame vs one per object, vit_tiny, 480p),
-  ``refiner_speedup_5_objects_cpu_time``, both latencies, ``refiner_bench_threads``, and the same for vit_b
-  (``*_vit_b``).
+- ``refiner``: ``refiner_speedup_5_objects`` (our path: one image encoding per frame, all boxes in one decoder
+  batch, the fast kernels of ``refine/sam_kernels.py``; vs the released tracker's: the package's ``SamPredictor``
+  on the unmodified model, one encoding per object; vit_tiny, 5 objects, 480p), ``refiner_speedup_5_objects_cpu_time``,
+  ``refiner_speedup_5_objects_one_encoding_only`` (the released loop run with our kernels vs ours: what encoding
+  once alone buys), the three latencies, ``refiner_proposal_pixels_differing_from_released`` (outputs check),
+  ``refiner_bench_threads``, and ours vs released for vit_b (``*_vit_b``).
 - ``eval``: ``eval_davis_speedup_vs_official`` (ours vs vos-benchmark), ``eval_vots_speedup_vs_official``
   (ours vs vot-toolkit), their per-frame times and max abs differences (see ``bench/eval.py``).
 - ``soak``: ``soak_rss_mb_frame_1000``, ``soak_rss_mb_frame_10000``, ``soak_rss_growth_pct`` (released bounded

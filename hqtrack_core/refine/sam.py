@@ -21,6 +21,7 @@ import torch
 
 from .base import Proposals, Refiner, check_boxes, check_image
 from .boxes import masks_to_boxes
+from .sam_kernels import apply_fast_kernels
 from .selector import DEFAULT_THRESHOLD, OverlapRule
 
 MODEL_TYPES: tuple[str, ...] = ("vit_tiny", "vit_b", "vit_l", "vit_h")
@@ -38,37 +39,6 @@ def _registries():
         warnings.simplefilter("ignore")
         import segment_anything_hq as sah
     return sah.sam_model_registry, sah.sam_model_registry_baseline
-
-
-class ChannelLayerNorm(torch.nn.Module):
-    """SAM's ``LayerNorm2d`` (normalise the channels of ``(B, C, H, W)``) as one fused ``F.layer_norm`` call.
-
-    Same parameters and state-dict names (``weight``, ``bias``), same result within float rounding (~1e-6);
-    SAM's version runs six element-wise passes, which dominate its mask decoder on CPU at 256 x 256.
-    """
-
-    def __init__(self, weight: torch.nn.Parameter, bias: torch.nn.Parameter, eps: float) -> None:
-        super().__init__()
-        self.weight, self.bias, self.eps = weight, bias, eps
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = torch.nn.functional.layer_norm(x.permute(0, 2, 3, 1), (x.shape[1],), self.weight, self.bias, self.eps)
-        return y.permute(0, 3, 1, 2)
-
-
-def fuse_layernorms(module: torch.nn.Module) -> int:
-    """Replace every SAM ``LayerNorm2d`` inside ``module`` by :class:`ChannelLayerNorm`; returns the count."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from segment_anything_hq.modeling.common import LayerNorm2d
-    count = 0
-    for name, child in module.named_children():
-        if isinstance(child, LayerNorm2d):
-            setattr(module, name, ChannelLayerNorm(child.weight, child.bias, child.eps))
-            count += 1
-        else:
-            count += fuse_layernorms(child)
-    return count
 
 
 def _unwrap_state_dict(state: object, path: Path) -> dict[str, torch.Tensor]:
@@ -161,8 +131,9 @@ class SamRefiner(Refiner):
         hq_token_only: HQ-SAM only: use the HQ mask alone instead of HQ + SAM's best mask (released: False).
         box_margin: grow the tight box by this fraction of its size on each side (released: 0).
         decode_batch: at most this many prompts per decoder call (bounds memory with many objects).
-        fuse_norms: swap (in place) SAM's ``LayerNorm2d`` for the equivalent fused :class:`ChannelLayerNorm` (faster on
-            CPU; same weights, results equal within ~1e-6).
+        fast_kernels: swap in (in place) the equivalent faster kernels of :mod:`.sam_kernels` (fused LayerNorm,
+            folded conv + BatchNorm, folded HQ head, shared first transformer layer); same weights and names, mask
+            logits equal within float rounding. False keeps the package's modules exactly.
         threshold, overlap: the IoU selector (see :mod:`hqtrack_core.refine.selector`).
     """
 
@@ -176,7 +147,7 @@ class SamRefiner(Refiner):
         hq_token_only: bool = False,
         box_margin: float = 0.0,
         decode_batch: int = 16,
-        fuse_norms: bool = True,
+        fast_kernels: bool = True,
         threshold: float = DEFAULT_THRESHOLD,
         overlap: OverlapRule = "lowest_id",
     ) -> None:
@@ -189,8 +160,8 @@ class SamRefiner(Refiner):
             raise ValueError(f"box_margin must be >= 0, got {box_margin}")
         if decode_batch < 1:
             raise ValueError(f"decode_batch must be >= 1, got {decode_batch}")
-        if fuse_norms:
-            fuse_layernorms(model)
+        if fast_kernels:
+            apply_fast_kernels(model)
         self.model = model.eval()
         self.predictor = SamPredictor(model)
         self.is_hq = isinstance(model.mask_decoder, MaskDecoderHQ)
