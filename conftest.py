@@ -7,9 +7,28 @@ their outputs cannot match, so nbval items are skipped there with a reason inste
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+
 import pytest
 
-from hqtrack_core.paths import data_root
+from hqtrack_core.paths import ENV_FIGURES, data_root
+
+
+def pytest_configure(config):
+    """Figures the notebooks save while nbval runs them go to a temporary folder, not over the committed ones
+    (unless ``HQTRACK_FIGURES`` is already set). The kernels nbval starts inherit the variable."""
+    if not os.environ.get(ENV_FIGURES):
+        config._hqtrack_figures = tempfile.mkdtemp(prefix="hqtrack-figures-")
+        os.environ[ENV_FIGURES] = config._hqtrack_figures
+
+
+def pytest_unconfigure(config):
+    made = getattr(config, "_hqtrack_figures", None)
+    if made is not None:
+        shutil.rmtree(made, ignore_errors=True)
+        os.environ.pop(ENV_FIGURES, None)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, KeyError) as err:
+    except (ValueError, KeyError, OSError) as err:
         # Bad input: one clear line, no traceback.
         print(f"hqtrack {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 ENV_DATA = "HQTRACK_DATA"
+ENV_FIGURES = "HQTRACK_FIGURES"
 
 
 def repo_root() -> Path:
@@ -34,9 +35,14 @@ def data_root() -> Path | None:
 
 
 def figures_dir() -> Path:
-    """Committed figures and benchmark tables (``figures/``)."""
-    path = repo_root() / "figures"
-    path.mkdir(exist_ok=True)
+    """Committed figures and benchmark tables (``figures/``).
+
+    ``$HQTRACK_FIGURES`` redirects them (created if needed): run a notebook with other parameters, or in a test,
+    without overwriting the committed figures.
+    """
+    env = os.environ.get(ENV_FIGURES)
+    path = Path(env).expanduser() if env else repo_root() / "figures"
+    path.mkdir(parents=True, exist_ok=True)
     return path
 
 

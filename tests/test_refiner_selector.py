@@ -149,3 +149,53 @@ def test_refiner_boxes_tight_margin_and_errors():
     for bad in ("1,2,3", "a,b,c,d", "5,5,1,1"):
         with pytest.raises(ValueError):
             parse_box(bad)
+
+
+def _released_merge(labels, proposals, threshold):
+    """HQTrack's released merge, restated: per object of ``np.unique(labels)`` (0 first, an empty mask) keep the
+    proposal when IoU(proposal, VMOS) >= threshold, else the VMOS mask; contested pixels get the argmax *position*
+    in that stack, the others the sum of mask * id."""
+    present = np.unique(labels)
+    stack, weighted = [], np.zeros(labels.shape, np.int64)
+    for position, object_id in enumerate(present):
+        vmos = labels == object_id
+        if object_id == 0:
+            stack.append(np.zeros(labels.shape, np.int64))
+            continue
+        kept = proposals[object_id - 1] if mask_iou(proposals[object_id - 1], vmos) >= threshold else vmos
+        stack.append(kept.astype(np.int64))
+        weighted += kept * int(object_id)
+    stack = np.stack(stack)
+    return np.where(stack.sum(0) > 1, np.argmax(stack, axis=0), weighted)
+
+
+@st.composite
+def _consecutive_frames(draw):
+    """Label maps whose ids are exactly 0..N, every one present (the case the released merge is written for)."""
+    h, w = draw(st.integers(4, 10)), draw(st.integers(4, 10))
+    n = draw(st.integers(1, 4))
+    labels = draw(arrays(np.uint8, (h, w), elements=st.integers(0, n)))
+    labels.flat[: n + 1] = np.arange(n + 1)  # every id, and background, appears
+    return labels, list(range(1, n + 1)), draw(arrays(np.bool_, (n, h, w))), draw(st.floats(0.0, 1.0))
+
+
+@settings(max_examples=200, deadline=None)
+@given(_consecutive_frames())
+def test_refiner_selector_lowest_id_equals_released_merge(frame):
+    labels, ids, proposals, threshold = frame
+    ours = select_masks(labels, ids, proposals, np.ones(len(ids), bool), threshold, "lowest_id").labels
+    assert np.array_equal(ours, _released_merge(labels, proposals, threshold))
+
+
+def test_refiner_selector_absent_object_gets_no_contested_pixel():
+    """Where the released merge is wrong (documented in the selector): objects 1, 3, 4 present, 2 absent from
+    this frame; a pixel claimed by objects 3 and 4 is given 3 here, and 2 (the absent object) by the released
+    formula."""
+    labels = np.array([[0, 1, 3, 4]], np.uint8)
+    proposals = np.zeros((4, 1, 4), bool)
+    proposals[0, 0, 1] = True
+    proposals[2, 0, 2:] = True  # object 3 claims both its pixel and object 4's
+    proposals[3, 0, 2:] = True  # object 4 too: the two pixels are contested
+    ours = select_masks(labels, [1, 3, 4], proposals[[0, 2, 3]], np.ones(3, bool), 0.1).labels
+    assert ours.tolist() == [[0, 1, 3, 3]]
+    assert _released_merge(labels, proposals, 0.1).tolist() == [[0, 1, 2, 2]]

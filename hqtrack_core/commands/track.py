@@ -1,8 +1,10 @@
-"""``hqtrack track INPUT (--mask FIRST_MASK.png | --box x0,y0,x1,y1) --out OUT_DIR``.
+"""``hqtrack track INPUT (--mask FIRST_MASK.png | --box x0,y0,x1,y1 [--box ...]) --out OUT_DIR``.
 
 INPUT is a folder of frames (sorted by name) or a video file. The first-frame prompt is an indexed PNG of
-object ids (binary 0/255 counts as object 1) or a box that the refiner turns into a mask. OUT_DIR receives
-one indexed PNG per frame named after the input frame's stem (DAVIS convention).
+object ids (binary 0/255 counts as object 1) or one box per object (ids 1, 2, ... in the order given) that the
+refiner turns into masks (HQ-SAM / SAM when chosen, GrabCut otherwise). OUT_DIR receives one indexed PNG per
+frame named after the input frame's stem (DAVIS convention). The masks are staged beside OUT_DIR and land there
+only when the whole video is done: a run that fails leaves OUT_DIR as it was.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("input", type=Path, help="folder of frames or a video file")
     prompt = p.add_mutually_exclusive_group(required=True)
     prompt.add_argument("--mask", type=Path, help="first-frame mask PNG (indexed ids, or binary 0/255)")
-    prompt.add_argument("--box", type=_parse_box, help="first-frame box x0,y0,x1,y1 (object 1)")
+    prompt.add_argument("--box", type=_parse_box, action="append",
+                        help="first-frame box x0,y0,x1,y1; repeat for more objects (ids 1, 2, ... in order)")
     p.add_argument("--out", type=Path, required=True, help="output folder for per-frame indexed PNGs")
     p.add_argument("--model", default=None,
                    help="model preset name (default: the committed teaching model, hqtrack_teach)")
@@ -40,6 +43,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--refiner", choices=("none", "hqsam", "sam", "classical"), default="none")
     p.add_argument("--refiner-checkpoint", default=None, help="HQ-SAM / SAM checkpoint (.pth)")
     p.add_argument("--refiner-model", default="vit_tiny", help="HQ-SAM / SAM model type (vit_tiny|vit_b|vit_l|vit_h)")
+    p.add_argument("--refiner-threshold", type=float, default=0.1,
+                   help="IoU selector: keep a refined mask only if IoU(refined, VMOS) >= this (default 0.1)")
     p.add_argument("--memory", default="released", help="memory policy preset (released|paper|deaot)")
     p.add_argument("--short-edge", type=int, default=None,
                    help="run the network at this short edge (masks are written at the input size); "
@@ -50,6 +55,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..atomic import atomic_dir
     from ..data.frames import open_frames
     from ..data.masks import fit_mask_to, read_mask, write_mask
     from ..hub import load_tracker
@@ -63,8 +69,11 @@ def run(args: argparse.Namespace) -> int:
     tracker, info = load_tracker(args.model, args.checkpoint, device=args.device, memory=args.memory,
                                  short_edge=args.short_edge)
     print(f"hqtrack track: model {info}", file=sys.stderr)
+    if args.refiner == "none" and args.refiner_checkpoint is not None:
+        raise ValueError("--refiner-checkpoint given without --refiner hqsam|sam")
     refiner = None if args.refiner == "none" else build_refiner(
-        args.refiner, checkpoint=args.refiner_checkpoint, model_type=args.refiner_model, device=tracker.device)
+        args.refiner, checkpoint=args.refiner_checkpoint, model_type=args.refiner_model, device=tracker.device,
+        threshold=args.refiner_threshold)
     pipeline = HQTrackPipeline(tracker, refiner, memory_write=tracker.policy.write)
 
     first_stem = frames.stems[0]
@@ -73,15 +82,17 @@ def run(args: argparse.Namespace) -> int:
         if not np.any(mask):
             raise ValueError(f"first-frame mask {args.mask} has no object (all zeros)")
     else:
-        from ..refine.prompts import mask_from_box
+        from ..refine.prompts import labels_from_boxes
 
         _, first_image = next(iter(frames))
-        mask = mask_from_box(first_image, args.box, refiner=refiner)
+        mask = labels_from_boxes(first_image, args.box, refiner=refiner)
+        if not np.any(mask):
+            raise ValueError(f"the box prompt(s) {args.box} gave an empty first mask")
 
-    args.out.mkdir(parents=True, exist_ok=True)
     written = 0
-    for frame in track_video(pipeline, frames, {first_stem: mask}, max_frames=args.max_frames, progress=True):
-        write_mask(args.out / f"{frame.stem}.png", frame.labels)
-        written += 1
+    with atomic_dir(args.out) as stage:
+        for frame in track_video(pipeline, frames, {first_stem: mask}, max_frames=args.max_frames, progress=True):
+            write_mask(stage / f"{frame.stem}.png", frame.labels)
+            written += 1
     print(f"hqtrack track: wrote {written} masks to {args.out}", file=sys.stderr)
     return 0

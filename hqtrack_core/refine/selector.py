@@ -7,7 +7,10 @@ VOTS script); otherwise the VMOS mask stays. Objects whose VMOS mask is empty ar
 Overlaps between the kept masks of different objects are resolved by ``overlap``:
 
 - ``"lowest_id"`` (released code): a pixel claimed by several objects goes to the lowest object id
-  (the released tracker takes ``argmax`` over the stacked 0/1 masks ordered by id).
+  (the released tracker takes ``argmax`` over the stacked 0/1 masks ordered by id). One deliberate difference:
+  the released code writes the argmax *position* in ``np.unique(vmos_labels)`` as the label, which is the id only
+  when the frame's ids are exactly 0, 1, ..., N; when an object is absent from a frame (ids 0, 1, 3, 4, say) a
+  pixel contested by objects 3 and 4 would get label 2, an object that is not there. Here it gets 3.
 - ``"vmos"`` (documented alternative): the pixel keeps its VMOS label when that object is among the claimants,
   else the lowest id wins.
 
