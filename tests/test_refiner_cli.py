@@ -71,13 +71,17 @@ def test_refiner_cli_classical_with_two_boxes(toy, tmp_path, capsys):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.partial")]  # staging folder gone
 
 
-@pytest.mark.parametrize("kind", ["hqsam", "sam"])
-def test_refiner_cli_sam_from_checkpoint_file(toy, sam_checkpoint, tmp_path, capsys, kind):
+@pytest.mark.parametrize("kind,options", [
+    ("hqsam", []),
+    ("hqsam", ["--refiner-hq-token-only", "--refiner-single-mask", "--refiner-box-margin", "0.1"]),
+    ("sam", []),
+])
+def test_refiner_cli_sam_from_checkpoint_file(toy, sam_checkpoint, tmp_path, capsys, kind, options):
     """``--refiner hqsam|sam --refiner-checkpoint FILE``: an HQ-SAM file also serves the plain-SAM baseline."""
     frames, mask, video, _ = toy
     out = tmp_path / "out"
     code = main(["track", str(frames), "--mask", str(mask), "--refiner", kind, "--refiner-checkpoint",
-                 str(sam_checkpoint), "--refiner-threshold", "0.0", "--max-frames", "2", "--out", str(out)])
+                 str(sam_checkpoint), "--refiner-threshold", "0.0", *options, "--max-frames", "2", "--out", str(out)])
     assert code == 0, capsys.readouterr().err
     assert _outputs(out) == ["00000.png", "00001.png"]
     assert read_mask(out / "00001.png").shape == video.labels[0].shape
@@ -103,6 +107,13 @@ def test_refiner_cli_errors_are_clear_and_write_nothing(toy, sam_checkpoint, tmp
 
     assert main([*base, "--refiner", "classical", "--refiner-threshold", "1.5"]) == 2
     assert "threshold" in capsys.readouterr().err
+
+    assert main([*base, "--refiner", "classical", "--refiner-hq-token-only"]) == 2
+    assert "need --refiner hqsam|sam" in capsys.readouterr().err
+
+    assert main([*base, "--refiner", "sam", "--refiner-checkpoint", str(sam_checkpoint),
+                 "--refiner-hq-token-only"]) == 2
+    assert "HQ-SAM decoder" in capsys.readouterr().err
 
     outside = ["track", str(frames), "--box", "500,500,600,600", "--out", str(out)]
     assert main(outside) == 2

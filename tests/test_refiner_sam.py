@@ -94,6 +94,8 @@ def test_refiner_sam_baseline_multimask_picks_best(frame):
     best = int(iou[0].argmax())
     assert masks.shape[1] == 3
     assert np.array_equal(out.masks[0], masks[0, best].numpy()) and out.scores[0] == pytest.approx(float(iou[0, best]))
+    with pytest.raises(ValueError, match="hq_token_only needs the HQ-SAM decoder"):
+        SamRefiner(refiner.model, hq_token_only=True)
 
 
 def test_refiner_checkpoint_loading_and_errors(tmp_path, hq_model):

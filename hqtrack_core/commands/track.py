@@ -45,6 +45,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--refiner-model", default="vit_tiny", help="HQ-SAM / SAM model type (vit_tiny|vit_b|vit_l|vit_h)")
     p.add_argument("--refiner-threshold", type=float, default=0.1,
                    help="IoU selector: keep a refined mask only if IoU(refined, VMOS) >= this (default 0.1)")
+    p.add_argument("--refiner-box-margin", type=float, default=0.0,
+                   help="HQ-SAM / SAM: grow each box by this fraction of its size per side (released: 0)")
+    p.add_argument("--refiner-single-mask", action="store_true",
+                   help="HQ-SAM / SAM: the decoder's single-mask output (released: multimask, best by predicted IoU)")
+    p.add_argument("--refiner-hq-token-only", action="store_true",
+                   help="HQ-SAM: the HQ mask alone (released: HQ mask + SAM's best mask)")
     p.add_argument("--memory", default="released", help="memory policy preset (released|paper|deaot)")
     p.add_argument("--short-edge", type=int, default=None,
                    help="run the network at this short edge (masks are written at the input size); "
@@ -71,9 +77,18 @@ def run(args: argparse.Namespace) -> int:
     print(f"hqtrack track: model {info}", file=sys.stderr)
     if args.refiner == "none" and args.refiner_checkpoint is not None:
         raise ValueError("--refiner-checkpoint given without --refiner hqsam|sam")
+    options = {"threshold": args.refiner_threshold}
+    sam_options = {"box_margin": args.refiner_box_margin, "multimask": not args.refiner_single_mask,
+                   "hq_token_only": args.refiner_hq_token_only}
+    if args.refiner in ("hqsam", "sam"):
+        options.update(sam_options)
+    elif args.refiner_box_margin or args.refiner_single_mask or args.refiner_hq_token_only:
+        raise ValueError("--refiner-box-margin / --refiner-single-mask / --refiner-hq-token-only need --refiner hqsam|sam")
+    if args.refiner == "sam" and args.refiner_hq_token_only:
+        raise ValueError("--refiner-hq-token-only needs the HQ-SAM decoder (--refiner hqsam)")
     refiner = None if args.refiner == "none" else build_refiner(
         args.refiner, checkpoint=args.refiner_checkpoint, model_type=args.refiner_model, device=tracker.device,
-        threshold=args.refiner_threshold)
+        **options)
     pipeline = HQTrackPipeline(tracker, refiner, memory_write=tracker.policy.write)
 
     first_stem = frames.stems[0]

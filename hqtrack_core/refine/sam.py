@@ -160,11 +160,13 @@ class SamRefiner(Refiner):
             raise ValueError(f"box_margin must be >= 0, got {box_margin}")
         if decode_batch < 1:
             raise ValueError(f"decode_batch must be >= 1, got {decode_batch}")
+        self.is_hq = isinstance(model.mask_decoder, MaskDecoderHQ)
+        if hq_token_only and not self.is_hq:
+            raise ValueError("hq_token_only needs the HQ-SAM decoder; this model has SAM's original one")
         if fast_kernels:
             apply_fast_kernels(model)
         self.model = model.eval()
         self.predictor = SamPredictor(model)
-        self.is_hq = isinstance(model.mask_decoder, MaskDecoderHQ)
         self.name = "hqsam" if self.is_hq else "sam"
         self.multimask = bool(multimask)
         self.hq_token_only = bool(hq_token_only)
