@@ -34,14 +34,19 @@ def data_root() -> Path | None:
     return candidate if candidate.is_dir() else None
 
 
-def figures_dir() -> Path:
-    """Committed figures and benchmark tables (``figures/``).
+def committed_figures_dir() -> Path:
+    """``figures/`` of the checkout: the committed figures and the tables of measured figures (``bench.json``,
+    ``refiner_offline.json``), which the benchmark commands write and the notebooks quote."""
+    return repo_root() / "figures"
 
-    ``$HQTRACK_FIGURES`` redirects them (created if needed): run a notebook with other parameters, or in a test,
-    without overwriting the committed figures.
+
+def figures_dir() -> Path:
+    """Where notebooks save their figures: :func:`committed_figures_dir`, unless ``$HQTRACK_FIGURES`` names another
+    folder (created if needed), to run a notebook with other parameters, or in a test, without overwriting the
+    committed figures.
     """
     env = os.environ.get(ENV_FIGURES)
-    path = Path(env).expanduser() if env else repo_root() / "figures"
+    path = Path(env).expanduser() if env else committed_figures_dir()
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -18,6 +18,20 @@ def shared_data() -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def random_hqsam_checkpoint(tmp_path_factory) -> Path:
+    """A random HQ-SAM vit_tiny saved as the official checkpoints are (``torch.save(state_dict)``): the file path a
+    user with ``sam_hq_vit_tiny.pth`` goes through, without the download."""
+    import torch
+
+    from hqtrack_core.refine.sam import build_sam
+
+    path = tmp_path_factory.mktemp("hqsam") / "sam_hq_vit_tiny.pth"
+    torch.manual_seed(11)
+    torch.save(build_sam("vit_tiny", decoder="hq").state_dict(), path)
+    return path
+
+
 @pytest.fixture(autouse=True)
 def _deterministic_torch():
     import torch

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from hqtrack_core.cli import main
 from hqtrack_core.data.masks import read_mask, write_mask
 from hqtrack_core.data.toy_video import make_toy_video
 from hqtrack_core.refine import masks_to_boxes
-from hqtrack_core.refine.sam import build_sam
 
 N_FRAMES = 4
 
@@ -36,15 +34,6 @@ def toy(tmp_path_factory):
     ids = [int(i) for i in np.unique(video.labels[0]) if i]
     boxes = masks_to_boxes(np.stack([video.labels[0] == i for i in ids]))
     return frames, mask, video, boxes
-
-
-@pytest.fixture(scope="module")
-def sam_checkpoint(tmp_path_factory):
-    """A random HQ-SAM vit_tiny state dict saved as the official checkpoints are (``torch.save(state_dict)``)."""
-    path = tmp_path_factory.mktemp("ckpt") / "sam_hq_vit_tiny.pth"
-    torch.manual_seed(11)
-    torch.save(build_sam("vit_tiny", decoder="hq").state_dict(), path)
-    return path
 
 
 def _box_arg(box) -> str:
@@ -76,18 +65,19 @@ def test_refiner_cli_classical_with_two_boxes(toy, tmp_path, capsys):
     ("hqsam", ["--refiner-hq-token-only", "--refiner-single-mask", "--refiner-box-margin", "0.1"]),
     ("sam", []),
 ])
-def test_refiner_cli_sam_from_checkpoint_file(toy, sam_checkpoint, tmp_path, capsys, kind, options):
+def test_refiner_cli_sam_from_checkpoint_file(toy, random_hqsam_checkpoint, tmp_path, capsys, kind, options):
     """``--refiner hqsam|sam --refiner-checkpoint FILE``: an HQ-SAM file also serves the plain-SAM baseline."""
     frames, mask, video, _ = toy
     out = tmp_path / "out"
-    code = main(["track", str(frames), "--mask", str(mask), "--refiner", kind, "--refiner-checkpoint",
-                 str(sam_checkpoint), "--refiner-threshold", "0.0", *options, "--max-frames", "2", "--out", str(out)])
+    code = main(["track", str(frames), "--mask", str(mask), "--refiner", kind,
+                 "--refiner-checkpoint", str(random_hqsam_checkpoint), "--refiner-threshold", "0.0", *options,
+                 "--max-frames", "2", "--out", str(out)])
     assert code == 0, capsys.readouterr().err
     assert _outputs(out) == ["00000.png", "00001.png"]
     assert read_mask(out / "00001.png").shape == video.labels[0].shape
 
 
-def test_refiner_cli_errors_are_clear_and_write_nothing(toy, sam_checkpoint, tmp_path, capsys):
+def test_refiner_cli_errors_are_clear_and_write_nothing(toy, random_hqsam_checkpoint, tmp_path, capsys):
     frames, mask, _, boxes = toy
     out = tmp_path / "out"
     base = ["track", str(frames), "--mask", str(mask), "--out", str(out)]
@@ -96,14 +86,14 @@ def test_refiner_cli_errors_are_clear_and_write_nothing(toy, sam_checkpoint, tmp
     assert "missing.pth" in capsys.readouterr().err
 
     assert main([*base, "--refiner", "hqsam", "--refiner-model", "vit_b",
-                 "--refiner-checkpoint", str(sam_checkpoint)]) == 2  # a vit_tiny file for a vit_b model
+                 "--refiner-checkpoint", str(random_hqsam_checkpoint)]) == 2  # a vit_tiny file for a vit_b model
     assert "does not match" in capsys.readouterr().err
 
-    assert main([*base, "--refiner", "classical", "--refiner-checkpoint", str(sam_checkpoint)]) == 2
+    assert main([*base, "--refiner", "classical", "--refiner-checkpoint", str(random_hqsam_checkpoint)]) == 2
     assert "no checkpoint" in capsys.readouterr().err
 
-    assert main([*base, "--refiner-checkpoint", str(sam_checkpoint)]) == 2  # --refiner none
-    assert "without --refiner" in capsys.readouterr().err
+    assert main([*base, "--refiner-checkpoint", str(random_hqsam_checkpoint)]) == 2  # --refiner none
+    assert "the refiner is 'none'" in capsys.readouterr().err
 
     assert main([*base, "--refiner", "classical", "--refiner-threshold", "1.5"]) == 2
     assert "threshold" in capsys.readouterr().err
@@ -111,7 +101,7 @@ def test_refiner_cli_errors_are_clear_and_write_nothing(toy, sam_checkpoint, tmp
     assert main([*base, "--refiner", "classical", "--refiner-hq-token-only"]) == 2
     assert "need --refiner hqsam|sam" in capsys.readouterr().err
 
-    assert main([*base, "--refiner", "sam", "--refiner-checkpoint", str(sam_checkpoint),
+    assert main([*base, "--refiner", "sam", "--refiner-checkpoint", str(random_hqsam_checkpoint),
                  "--refiner-hq-token-only"]) == 2
     assert "HQ-SAM decoder" in capsys.readouterr().err
 
@@ -145,12 +135,12 @@ def test_refiner_cli_failed_run_leaves_no_partial_output(toy, tmp_path, capsys):
     assert not list(tmp_path.glob(".out.partial*"))
 
 
-def test_refiner_cli_box_prompt_through_hqsam(toy, sam_checkpoint, tmp_path, capsys):
+def test_refiner_cli_box_prompt_through_hqsam(toy, random_hqsam_checkpoint, tmp_path, capsys):
     """``--box`` with ``--refiner hqsam``: the first mask comes from HQ-SAM (random weights: only the mechanics)."""
     frames, _, video, boxes = toy
     out = tmp_path / "out"
     code = main(["track", str(frames), "--box", _box_arg(boxes[0]), "--refiner", "hqsam",
-                 "--refiner-checkpoint", str(sam_checkpoint), "--max-frames", "1", "--out", str(out)])
+                 "--refiner-checkpoint", str(random_hqsam_checkpoint), "--max-frames", "1", "--out", str(out)])
     assert code == 0, capsys.readouterr().err
     first = read_mask(out / "00000.png")
     assert first.shape == video.labels[0].shape and set(np.unique(first)) == {0, 1}

@@ -1,8 +1,8 @@
 """Notebook 04 with its ``checkpoint`` parameter: the path a user with real HQ-SAM weights takes.
 
-The checkpoint is a random vit_tiny saved as the official files are (a plain state dict); the frame is the
-generated one (``data_root=""``), and figures go to a temporary folder (``HQTRACK_FIGURES``), so the committed
-ones are not touched.
+The checkpoint is a random vit_tiny saved as the official files are (the ``random_hqsam_checkpoint`` fixture);
+the frame is the generated one (``data_root=""``), and figures go to a temporary folder (``HQTRACK_FIGURES``), so
+the committed ones are not touched.
 """
 
 from __future__ import annotations
@@ -10,9 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import papermill
-import torch
-
-from hqtrack_core.refine.sam import build_sam
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "04_mask_refiner.ipynb"
 
@@ -21,10 +18,8 @@ def _stream_text(nb) -> str:
     return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
 
 
-def test_refiner_notebook_runs_with_a_checkpoint_file(tmp_path, monkeypatch):
-    checkpoint = tmp_path / "sam_hq_vit_tiny.pth"
-    torch.manual_seed(7)
-    torch.save(build_sam("vit_tiny", decoder="hq").state_dict(), checkpoint)
+def test_refiner_notebook_runs_with_a_checkpoint_file(tmp_path, monkeypatch, random_hqsam_checkpoint):
+    checkpoint = random_hqsam_checkpoint
     figures = tmp_path / "figures"
     monkeypatch.setenv("HQTRACK_FIGURES", str(figures))
     nb = papermill.execute_notebook(

@@ -106,6 +106,8 @@ def test_refiner_checkpoint_loading_and_errors(tmp_path, hq_model):
     with pytest.raises(KeyError, match="unknown refiner"):
         build_refiner("sam2")
     assert build_refiner("none") is None
+    with pytest.raises(ValueError, match="refiner is 'none'"):
+        build_refiner("none", checkpoint="sam_hq_vit_tiny.pth")
     # a checkpoint missing most names, with a stray one
     partial = {k: v for k, v in list(hq_model.state_dict().items())[:3]}
     partial["stray.weight"] = torch.zeros(1)

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import write_bytes_atomic
-from ..paths import figures_dir
+from ..paths import committed_figures_dir
 
 
 def bench_path() -> Path:
-    return figures_dir() / "bench.json"
+    return committed_figures_dir() / "bench.json"
 
 
 def read_bench(path: Path | None = None) -> dict[str, Any]:

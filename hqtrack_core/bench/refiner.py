@@ -6,8 +6,8 @@ Five objects on one 854x480 frame (a DAVIS dev frame when ``../shared/data`` is 
 HQ-SAM vit_tiny with random weights (the speed does not depend on the weight values), the same weights on both
 sides. A third path, the released loop run with our kernels, separates the gain of encoding once from the gain of
 the kernels. Median of ``repeats`` interleaved runs after one warm-up, in wall-clock time (the latency) and in
-process CPU time (less sensitive to other processes). The outputs' disagreement (fraction of pixels whose label
-differs from ours) is printed: it is zero up to float rounding at mask boundaries.
+process CPU time (less sensitive to other processes). The outputs' disagreement (fraction of proposal pixels
+that differ from ours) is printed: it is zero up to float rounding at mask boundaries.
 ``python -m hqtrack_core.bench refiner``.
 """
 
@@ -54,26 +54,30 @@ def released_loop(predictor, image: np.ndarray, labels: np.ndarray, threshold: f
     Returns:
         the refined ``(H, W)`` label map and the ``(N, H, W)`` proposals (masks before selection).
     """
-    ids = [int(i) for i in np.unique(labels) if i != 0]
-    masks = np.stack([labels == i for i in ids])
-    proposals = np.zeros_like(masks)
-    for k, mask in enumerate(masks):
+    def propose(box: np.ndarray) -> np.ndarray:
         predictor.set_image(image)
-        out, iou, _ = predictor.predict(box=masks_to_boxes(mask[None], 0.0)[0])
-        proposals[k] = out[int(np.argmax(iou))]
-    return select_masks(labels, ids, proposals, np.ones(len(ids), bool), threshold, "lowest_id").labels, proposals
+        out, iou, _ = predictor.predict(box=box)
+        return out[int(np.argmax(iou))]
+
+    return _each_object(propose, labels, threshold)
 
 
 def per_object_encoding(refiner: SamRefiner, image: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The released loop with our refiner's kernels: isolates what one encoding per frame alone buys."""
+    def propose(box: np.ndarray) -> np.ndarray:
+        refiner.set_image(image)
+        return refiner.decode(boxes=box[None]).masks[0]
+
+    return _each_object(propose, labels, refiner.threshold)
+
+
+def _each_object(propose, labels: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """The released tracker's per-object loop: ``propose(tight box)`` for each object (the caller re-encodes the
+    frame inside), then the IoU selector with the released overlap rule. Returns ``(labels, proposals)``."""
     ids = [int(i) for i in np.unique(labels) if i != 0]
     masks = np.stack([labels == i for i in ids])
-    proposals = np.zeros_like(masks)
-    for k, mask in enumerate(masks):
-        refiner.set_image(image)
-        proposals[k] = refiner.decode(boxes=masks_to_boxes(mask[None], refiner.box_margin)).masks[0]
-    selection = select_masks(labels, ids, proposals, np.ones(len(ids), bool), refiner.threshold, refiner.overlap)
-    return selection.labels, proposals
+    proposals = np.stack([propose(box) for box in masks_to_boxes(masks, 0.0)])
+    return select_masks(labels, ids, proposals, np.ones(len(ids), bool), threshold, "lowest_id").labels, proposals
 
 
 def _timed(fn) -> tuple[float, float, object]:

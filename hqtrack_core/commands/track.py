@@ -17,13 +17,12 @@ import numpy as np
 
 
 def _parse_box(text: str) -> tuple[int, int, int, int]:
+    from ..refine.boxes import parse_box
+
     try:
-        x0, y0, x1, y1 = (int(round(float(v))) for v in text.split(","))
+        return tuple(int(round(v)) for v in parse_box(text))
     except ValueError as err:
-        raise argparse.ArgumentTypeError(f"--box wants x0,y0,x1,y1 (four numbers), got {text!r}") from err
-    if x1 <= x0 or y1 <= y0:
-        raise argparse.ArgumentTypeError(f"--box {text!r}: need x1 > x0 and y1 > y0")
-    return x0, y0, x1, y1
+        raise argparse.ArgumentTypeError(f"--box: {err}") from None
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -69,26 +68,21 @@ def run(args: argparse.Namespace) -> int:
     from ..refine import build_refiner
     from ..tracking import track_video
 
+    options = {"threshold": args.refiner_threshold}
+    if args.refiner in ("hqsam", "sam"):
+        options.update(box_margin=args.refiner_box_margin, multimask=not args.refiner_single_mask,
+                       hq_token_only=args.refiner_hq_token_only)
+    elif args.refiner_box_margin or args.refiner_single_mask or args.refiner_hq_token_only:
+        raise ValueError(
+            "--refiner-box-margin / --refiner-single-mask / --refiner-hq-token-only need --refiner hqsam|sam")
     frames = open_frames(args.input)
     if len(frames) == 0:
         raise ValueError(f"no frames in {args.input}")
     tracker, info = load_tracker(args.model, args.checkpoint, device=args.device, memory=args.memory,
                                  short_edge=args.short_edge)
     print(f"hqtrack track: model {info}", file=sys.stderr)
-    if args.refiner == "none" and args.refiner_checkpoint is not None:
-        raise ValueError("--refiner-checkpoint given without --refiner hqsam|sam")
-    options = {"threshold": args.refiner_threshold}
-    sam_options = {"box_margin": args.refiner_box_margin, "multimask": not args.refiner_single_mask,
-                   "hq_token_only": args.refiner_hq_token_only}
-    if args.refiner in ("hqsam", "sam"):
-        options.update(sam_options)
-    elif args.refiner_box_margin or args.refiner_single_mask or args.refiner_hq_token_only:
-        raise ValueError("--refiner-box-margin / --refiner-single-mask / --refiner-hq-token-only need --refiner hqsam|sam")
-    if args.refiner == "sam" and args.refiner_hq_token_only:
-        raise ValueError("--refiner-hq-token-only needs the HQ-SAM decoder (--refiner hqsam)")
-    refiner = None if args.refiner == "none" else build_refiner(
-        args.refiner, checkpoint=args.refiner_checkpoint, model_type=args.refiner_model, device=tracker.device,
-        **options)
+    refiner = build_refiner(args.refiner, checkpoint=args.refiner_checkpoint, model_type=args.refiner_model,
+                            device=tracker.device, **options)
     pipeline = HQTrackPipeline(tracker, refiner, memory_write=tracker.policy.write)
 
     first_stem = frames.stems[0]

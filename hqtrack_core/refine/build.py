@@ -52,5 +52,7 @@ def build_refiner(
     if kind not in REFINER_KINDS:
         raise KeyError(f"unknown refiner {kind!r}; choose one of {REFINER_KINDS}")
     if kind == "none":
+        if checkpoint is not None:
+            raise ValueError("a refiner checkpoint was given, but the refiner is 'none' (choose hqsam or sam)")
         return None
     return _BUILDERS[kind](checkpoint, model_type, device, **opts)

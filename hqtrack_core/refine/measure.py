@@ -21,7 +21,7 @@ import numpy as np
 from ..evaluation.davis import boundary_f, jaccard
 from ..atomic import write_bytes_atomic
 from ..data.masks import read_mask
-from ..paths import data_root, figures_dir
+from ..paths import committed_figures_dir, data_root
 from .classical import GrabCutRefiner
 from .perturb import PERTURBATIONS
 
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     result = measure(stride=args.stride, sequences=args.sequences)
     print(format_table(result))
-    out = write_json(result, args.out or figures_dir() / "refiner_offline.json")
+    out = write_json(result, args.out or committed_figures_dir() / "refiner_offline.json")
     print(f"wrote {out}")
     return 0
 

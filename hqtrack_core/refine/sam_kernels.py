@@ -54,17 +54,22 @@ class ChannelLayerNorm(torch.nn.Module):
         return y.permute(0, 3, 1, 2)
 
 
+def _swap_modules(module: torch.nn.Module, kind: type, make) -> int:
+    """Replace every submodule of type ``kind`` inside ``module`` by ``make(submodule)``; returns the count."""
+    count = 0
+    for name, child in module.named_children():
+        if isinstance(child, kind):
+            setattr(module, name, make(child))
+            count += 1
+        else:
+            count += _swap_modules(child, kind, make)
+    return count
+
+
 def fuse_layernorms(module: torch.nn.Module) -> int:
     """Replace every SAM ``LayerNorm2d`` inside ``module`` by :class:`ChannelLayerNorm`; returns the count."""
     _, layer_norm_2d, _ = _sam_modules()
-    count = 0
-    for name, child in module.named_children():
-        if isinstance(child, layer_norm_2d):
-            setattr(module, name, ChannelLayerNorm(child.weight, child.bias, child.eps))
-            count += 1
-        else:
-            count += fuse_layernorms(child)
-    return count
+    return _swap_modules(module, layer_norm_2d, lambda m: ChannelLayerNorm(m.weight, m.bias, m.eps))
 
 
 class FoldedConvBN(torch.nn.Module):
@@ -95,14 +100,7 @@ class FoldedConvBN(torch.nn.Module):
 def fold_conv_bn(module: torch.nn.Module) -> int:
     """Replace every TinyViT ``Conv2d_BN`` inside ``module`` by :class:`FoldedConvBN`; returns the count."""
     _, _, conv2d_bn = _sam_modules()
-    count = 0
-    for name, child in module.named_children():
-        if isinstance(child, conv2d_bn):
-            setattr(module, name, FoldedConvBN(child))
-            count += 1
-        else:
-            count += fold_conv_bn(child)
-    return count
+    return _swap_modules(module, conv2d_bn, FoldedConvBN)
 
 
 def apply_fast_kernels(model: torch.nn.Module) -> dict[str, int]:
@@ -148,24 +146,23 @@ def folded_predict_masks(
         src = torch.repeat_interleave(image_embeddings, n, dim=0) + dense_prompt_embeddings
         pos_src = torch.repeat_interleave(image_pe, n, dim=0)
     _, c, h, w = src.shape
-    b = n
     hs, src = d.transformer(src, pos_src, tokens)  # hs (B, 6 + T, 256), src (B, h*w, 256)
-    src = src.expand(b, -1, -1)  # (a depth-0 transformer would return the batch-1 image unchanged)
-    upscaled = d.output_upscaling(src.transpose(1, 2).reshape(b, c, h, w))  # (B, 32, 4h, 4w)
+    src = src.expand(n, -1, -1)  # (a depth-0 transformer would return the batch-1 image unchanged)
+    upscaled = d.output_upscaling(src.transpose(1, 2).reshape(n, c, h, w))  # (B, 32, 4h, 4w)
     _, c8, hh, ww = upscaled.shape
     n_sam = d.num_mask_tokens - 1
     hyper_sam = torch.stack([d.output_hypernetworks_mlps[i](hs[:, 1 + i]) for i in range(n_sam)], dim=1)  # (B,4,32)
     hyper_hq = d.hf_mlp(hs[:, 1 + n_sam])  # (B, 32)
-    masks_sam = (hyper_sam @ upscaled.reshape(b, c8, hh * ww)).view(b, n_sam, hh, ww)
+    masks_sam = (hyper_sam @ upscaled.reshape(n, c8, hh * ww)).view(n, n_sam, hh, ww)
 
     conv_in, norm, act, conv_out = d.embedding_maskfeature
     z = act(norm(conv_in(upscaled.contiguous(memory_format=torch.channels_last))))  # (B, 64, 4h, 4w)
     kernels = torch.einsum("bc,cdij->bdij", hyper_hq, conv_out.weight)  # (B, 64, 3, 3)
     biases = hyper_hq @ conv_out.bias  # (B,)
     masks_hq = torch.cat(
-        [F.conv2d(z[i : i + 1], kernels[i : i + 1], biases[i : i + 1], padding=conv_out.padding) for i in range(b)]
+        [F.conv2d(z[i : i + 1], kernels[i : i + 1], biases[i : i + 1], padding=conv_out.padding) for i in range(n)]
     )  # (B, 1, 4h, 4w)
-    masks_hq = masks_hq + (hyper_hq @ hq_features.reshape(c8, hh * ww)).view(b, 1, hh, ww)
+    masks_hq = masks_hq + (hyper_hq @ hq_features.reshape(c8, hh * ww)).view(n, 1, hh, ww)
     masks = torch.cat([masks_sam, masks_hq.to(masks_sam.dtype)], dim=1)
     return masks, d.iou_prediction_head(hs[:, 0])
 
