@@ -43,6 +43,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stop-after", type=int, metavar="STEP",
                         help="end the run at this step (the schedule still assumes --steps; resumable)")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm bar")
+    parser.add_argument("--precision", choices=("fp32", "bf16", "fp16", "auto"),
+                        help="override the config's precision: autocast with fp32 master weights "
+                             "(auto = bf16 on a CPU with AMX/AVX512-BF16 or a bf16 GPU)")
 
 
 def resolve_config(args: argparse.Namespace):
@@ -57,6 +60,8 @@ def resolve_config(args: argparse.Namespace):
         changes["model"] = args.model
     if args.init:
         changes["init_checkpoint"] = args.init
+    if getattr(args, "precision", None):
+        changes["precision"] = args.precision
     for item in args.set:
         if "=" not in item:
             raise ValueError(f"--set expects FIELD=JSON, got {item!r}")
@@ -71,6 +76,8 @@ def resolve_config(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
+
     from ..paths import data_root, repo_root
     from ..training.trainer import Trainer, cleanup_distributed
 
@@ -87,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
     if trainer.dist.is_main:
         out.mkdir(parents=True, exist_ok=True)
         (out / "train_config.json").write_text(cfg.to_json())
+        print(f"hqtrack train: {cfg.name} ({cfg.model}), precision {trainer.precision.describe()}, "
+              f"device {trainer.device}, {torch.get_num_threads()} threads")
         if trainer.resumed_from:
             print(f"resumed from {trainer.resumed_from} (step {trainer.step})")
     result = trainer.run()

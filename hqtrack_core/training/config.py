@@ -67,7 +67,8 @@ class TrainConfig:
     )
     clip_grad_norm: float = 5.0
     ema_ratio: float = 0.1  # EMA decay = 1 - 1 / (steps * ema_ratio)
-    amp: bool = True  # mixed precision, used only when training on CUDA
+    amp: bool = True  # CUDA: fp16 mixed precision with a loss scaler when precision is "fp32" (legacy switch)
+    precision: str = "fp32"  # fp32 | bf16 | fp16 | auto: autocast with fp32 master weights (hqtrack_core.precision)
     freeze_bn: bool = True  # encoder batch-norm statistics frozen (official MODEL_FREEZE_BN)
 
     # --- records ----------------------------------------------------------------------------------
@@ -85,6 +86,10 @@ class TrainConfig:
             raise ValueError(f"steps must be >= 1, got {self.steps}")
         if not 0 < self.top_k_percent <= 1:
             raise ValueError(f"top_k_percent must be in (0, 1], got {self.top_k_percent}")
+        from ..precision import PRECISIONS
+
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if len(self.crop) != 2 or min(self.crop) < 17:
             raise ValueError(f"crop must be (H, W) with both >= 17, got {self.crop}")
 

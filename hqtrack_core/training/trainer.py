@@ -196,8 +196,15 @@ class Trainer:
         self.optimizer = build_optimizer(self.model, cfg)
         self.ema = ModelEMA(self.model, 1.0 - 1.0 / max(cfg.steps * cfg.ema_ratio, 1.0),
                             include_bn_stats=not cfg.freeze_bn)
-        self.use_amp = cfg.amp and self.device.type == "cuda"
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        from ..precision import resolve_precision
+
+        if cfg.precision == "fp32" and cfg.amp and self.device.type == "cuda":
+            self.precision = resolve_precision("fp16", self.device)  # the legacy ``amp`` switch
+        else:
+            self.precision = resolve_precision(cfg.precision, self.device)
+        # fp16 needs a loss scaler (its exponent range is small); bf16 has fp32's range and needs none.
+        self.use_amp = self.precision.name == "fp16"
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.use_amp)
         self.step = 0
         self.resumed_from: Path | None = None
         if resume:
@@ -285,9 +292,9 @@ class Trainer:
             n_objects = [int(n) for n in batch["n_objects"]]
             shuffle = random_id_permutation(K1, frames.shape[0], device=self.device) if cfg.id_shuffle else None
             self.optimizer.zero_grad(set_to_none=True)
-            with torch.autocast(self.device.type, enabled=self.use_amp):
+            with self.precision.autocast():
                 out = self.engine(frames, labels, n_objects, step, aux_w, use_prev, shuffle)
-                loss = out.loss.mean()
+                loss = out.loss.float().mean()
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"non-finite loss {loss.item()} at step {step}")
             self.scaler.scale(loss).backward()
