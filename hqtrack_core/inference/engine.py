@@ -394,14 +394,9 @@ class VMOSTracker:
             if mask is None:
                 raise ValueError("the first frame needs a mask (no objects in memory yet)")
             if self.image_size is None:
-                # size check of the mask against the first image
-                if isinstance(image, np.ndarray) and image.ndim == 3:
-                    size = tuple(image.shape[:2])
-                elif isinstance(image, torch.Tensor) and image.dim() == 3:
-                    size = tuple(image.shape[-2:])
-                else:
-                    size = None
-                if size is not None and np.ndim(mask) == 2 and tuple(np.shape(mask)) != size:
+                # size check of the mask against the first image (a wrong image layout is reported first)
+                size = frame_size(image)
+                if np.ndim(mask) == 2 and tuple(np.shape(mask)) != size:
                     raise ValueError(f"mask shape {np.shape(mask)} does not match the image size {size}")
             return self.add_mask(image, mask, objects)
         out = self.propagate(image)
