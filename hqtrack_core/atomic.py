@@ -103,7 +103,7 @@ def remove_dead_stages(dest: str | os.PathLike) -> list[Path]:
     return removed
 
 
-def _stage_parent(dest: Path) -> Path:
+def stage_parent(dest: Path) -> Path:
     """Beside ``dest`` (one rename publishes a new folder); inside an existing ``dest`` when its parent is not
     writable (``--out ~`` or a folder on a read-only mount's writable sub-folder)."""
     parent = dest.parent
@@ -128,7 +128,7 @@ def atomic_dir(dest: str | os.PathLike, replace_stale: bool = False) -> Iterator
     dest.parent.mkdir(parents=True, exist_ok=True)
     for old in remove_dead_stages(dest):
         warnings.warn(f"removed {old}, the staging folder of an interrupted earlier run", stacklevel=3)
-    stage = _stage_parent(dest) / f"{_stage_prefix(dest)}{_host()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    stage = stage_parent(dest) / f"{_stage_prefix(dest)}{_host()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     stage.mkdir()  # (not mkdtemp: its 0700 mode would become the output folder's)
     try:
         yield stage

@@ -28,8 +28,8 @@ _OS_ADVICE = {
     errno.ENOSPC: "the disk is full: free space or choose another --out (nothing was left half-written)",
     errno.EDQUOT: "the disk quota is exceeded: free space or choose another --out (nothing was left half-written)",
     errno.EROFS: "the file system is read-only: choose a writable --out",
-    errno.EACCES: "permission denied: choose a folder you can write (or read) to",
-    errno.EPERM: "operation not permitted: choose a folder you can write (or read) to",
+    errno.EACCES: "permission denied or read-only: choose files you can read and an --out you can write",
+    errno.EPERM: "operation not permitted: choose files you can read and an --out you can write",
 }
 
 

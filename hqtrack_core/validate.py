@@ -7,6 +7,7 @@ in one line naming the problem and the fix, before a model is loaded.
 - :func:`check_weights_file` reads the header of a ``.safetensors`` / ``.pth`` file (a truncated download or
   a file of another kind is refused without loading gigabytes);
 - :func:`check_output_folder` refuses an output folder that is, or is inside, the input folder;
+  :func:`check_output_writable` one that cannot be written (read-only mount, no permission);
 - :func:`check_preset_matches` refuses ``--model X`` with a checkpoint of another preset.
 """
 
@@ -21,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["frame_size", "check_device", "check_weights_file", "check_output_folder", "check_preset_matches",
-           "MIN_SHORT_EDGE"]
+__all__ = ["frame_size", "check_device", "check_weights_file", "check_output_folder", "check_output_writable",
+           "check_preset_matches", "load_torch_file", "load_safetensors_file", "MIN_SHORT_EDGE"]
 
 # Below this the network's 1/16 features are a few pixels wide: masks after the first frame come out empty.
 MIN_SHORT_EDGE = 64
@@ -130,6 +131,22 @@ def check_output_folder(out: str | os.PathLike, source: str | os.PathLike) -> No
     if src.is_dir() and (out_path == src or src in out_path.parents):
         raise ValueError(f"--out {out} is {'the' if out_path == src else 'inside the'} input folder {source}: "
                          "masks would be written among the frames; choose a folder outside it")
+
+
+def check_output_writable(out: str | os.PathLike) -> None:
+    """Create ``out``'s parent if needed and check that the staging folder can be made (beside ``out``, or
+    inside an existing ``out``); an OSError (EROFS / EACCES) otherwise, before any work is done."""
+    import errno
+
+    from .atomic import stage_parent
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, f"--out {out} exists and is not a folder: choose a folder", str(out))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    parent = stage_parent(out)
+    if not os.access(parent, os.W_OK):
+        raise PermissionError(errno.EACCES, f"cannot write in {parent}", str(parent))
 
 
 def check_preset_matches(model: str | None, checkpoint: str | os.PathLike) -> None:

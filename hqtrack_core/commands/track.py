@@ -108,7 +108,8 @@ def check_inputs(args: argparse.Namespace):
     None for box prompts, stems this run writes)``; raises ValueError / OSError naming the problem and the fix."""
     from ..data.frames import open_frames
     from ..data.masks import read_prompt_mask
-    from ..validate import MIN_SHORT_EDGE, check_device, check_output_folder, check_preset_matches, check_weights_file
+    from ..validate import (MIN_SHORT_EDGE, check_device, check_output_folder, check_output_writable,
+                            check_preset_matches, check_weights_file)
 
     if args.max_frames is not None and args.max_frames < 1:
         raise ValueError(f"--max-frames {args.max_frames}: give at least 1 (or leave it out for the whole video)")
@@ -126,6 +127,7 @@ def check_inputs(args: argparse.Namespace):
     if args.refiner_checkpoint is not None and args.refiner in ("hqsam", "sam"):
         check_weights_file(args.refiner_checkpoint, "refiner checkpoint")
     check_output_folder(args.out, args.input)
+    check_output_writable(args.out)
     frames = open_frames(args.input)
     stems = frames.stems[:args.max_frames] if args.max_frames is not None else frames.stems
     if args.out.is_dir() and not args.overwrite:
