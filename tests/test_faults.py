@@ -228,3 +228,23 @@ def test_fault_network_drive_refusing_chmod_and_delete(tmp_path, monkeypatch):
             (stage / "00000.png").write_bytes(b"m")
             raise ValueError("the real error")
     assert _leftovers(tmp_path) == []
+
+
+def test_fault_long_video_warnings_unbounded_memory_and_small_disk(tmp_path, monkeypatch):
+    """A 2-hour video (180,000 frames at 25 fps): warned about the unbounded DeAOT memory policy and about a
+    disk too small for its masks, before anything runs; the bounded released policy gives no memory warning."""
+    import shutil
+    import warnings
+
+    from hqtrack_core.validate import check_long_run
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_long_run(180_000, (480, 854), "released", tmp_path)  # bounded memory, enough disk: silent
+    with pytest.warns(UserWarning, match="unbounded"):
+        check_long_run(180_000, (480, 854), "deaot", tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(10**9, 10**9 - 10**6, 10**6))
+    with pytest.warns(UserWarning, match="1 MB free"):
+        check_long_run(180_000, (480, 854), "released", tmp_path)
+    with pytest.raises(KeyError, match="unknown memory policy"):
+        check_long_run(10, (48, 64), "banana", tmp_path)

@@ -108,8 +108,8 @@ def check_inputs(args: argparse.Namespace):
     None for box prompts, stems this run writes)``; raises ValueError / OSError naming the problem and the fix."""
     from ..data.frames import open_frames
     from ..data.masks import read_prompt_mask
-    from ..validate import (MIN_SHORT_EDGE, check_device, check_output_folder, check_output_writable,
-                            check_preset_matches, check_weights_file)
+    from ..validate import (MIN_SHORT_EDGE, check_device, check_long_run, check_output_folder,
+                            check_output_writable, check_preset_matches, check_weights_file)
 
     if args.max_frames is not None and args.max_frames < 1:
         raise ValueError(f"--max-frames {args.max_frames}: give at least 1 (or leave it out for the whole video)")
@@ -137,5 +137,6 @@ def check_inputs(args: argparse.Namespace):
             raise ValueError(f"--out {args.out} holds {len(stale)} mask(s) this run would not write (e.g. "
                              f"{stale[0]}, from an earlier run): add --overwrite to replace them, or choose "
                              "another folder")
+    check_long_run(len(stems), frames.size, args.memory, args.out)
     mask = read_prompt_mask(args.mask, frames.size) if args.mask is not None else None
     return frames, mask, stems
