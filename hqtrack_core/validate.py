@@ -143,7 +143,7 @@ def check_output_writable(out: str | os.PathLike) -> None:
 
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise NotADirectoryError(errno.ENOTDIR, f"--out {out} exists and is not a folder: choose a folder", str(out))
+        raise NotADirectoryError(f"--out {out} exists and is not a folder: choose a folder")
     out.parent.mkdir(parents=True, exist_ok=True)
     parent = stage_parent(out)
     if not os.access(parent, os.W_OK):

@@ -131,8 +131,9 @@ def check_inputs(args: argparse.Namespace):
     frames = open_frames(args.input)
     stems = frames.stems[:args.max_frames] if args.max_frames is not None else frames.stems
     if args.out.is_dir() and not args.overwrite:
+        written = set(stems)
         stale = sorted(p.name for p in args.out.iterdir()
-                       if p.suffix.lower() == ".png" and p.is_file() and p.stem not in set(stems))
+                       if p.suffix.lower() == ".png" and p.is_file() and p.stem not in written)
         if stale:
             raise ValueError(f"--out {args.out} holds {len(stale)} mask(s) this run would not write (e.g. "
                              f"{stale[0]}, from an earlier run): add --overwrite to replace them, or choose "
