@@ -25,14 +25,10 @@ def default_checkpoint() -> Path:
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
-    """``"auto"`` picks CUDA, then MPS, then CPU."""
-    if device is None or str(device) == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    return torch.device(device)
+    """``"auto"`` picks CUDA, then MPS, then CPU; a device that does not exist here is a ValueError."""
+    from .validate import check_device
+
+    return check_device(device)
 
 
 def load_vmos_model(model: str | None = None, checkpoint: str | Path | None = None):
@@ -56,9 +52,10 @@ def load_vmos_model(model: str | None = None, checkpoint: str | Path | None = No
             warnings.warn(f"no checkpoint for {name!r}: random weights, the masks will be meaningless",
                           stacklevel=2)
         return build_vmos(name), f"{name} (random weights)"
-    path = Path(checkpoint)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
+    from .validate import check_preset_matches, check_weights_file
+
+    path = check_weights_file(checkpoint)
+    check_preset_matches(model, path)
     if path.suffix == ".safetensors":
         net = load_vmos(path)
         return net, f"{path.name} ({net.cfg.encoder}, {'multi-scale' if net.cfg.multiscale else 'single-scale'})"

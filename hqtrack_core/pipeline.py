@@ -32,6 +32,8 @@ class Tracker(Protocol):
 
     def step(self, image: Any, mask: Any = None, objects: Any = None) -> Any: ...
 
+    def remove_object(self, obj_id: int) -> None: ...
+
 
 @dataclass(frozen=True)
 class PipelineOutput:
@@ -97,3 +99,7 @@ class HQTrackPipeline:
         self.tracker.remember(raw if self.memory_write == "raw" else labels)
         return PipelineOutput(labels=labels, raw_labels=raw, object_ids=ids, frame_index=int(out.frame_index),
                               refinement=refinement, tracker_output=out)
+
+    def remove_object(self, obj_id: int) -> None:
+        """Stop tracking ``obj_id`` from the next frame on (the tracker's ``remove_object``; KeyError if unknown)."""
+        self.tracker.remove_object(obj_id)

@@ -44,14 +44,23 @@ def track_video(
     """
     if not prompts:
         raise ValueError("no prompt mask: give at least the first frame's mask")
-    iterator = iter(frames)
+    iterator, bar = iter(frames), None
     if progress:
         from tqdm.auto import tqdm
 
         total = len(frames) if hasattr(frames, "__len__") else None
         if total is not None and max_frames is not None:
             total = min(total, max_frames)
-        iterator = iter(tqdm(iterator, total=total, desc="tracking", unit="frame"))
+        bar = tqdm(iterator, total=total, desc="tracking", unit="frame")
+        iterator = iter(bar)
+    try:
+        yield from _track(stepper, iterator, prompts, max_frames)
+    finally:
+        if bar is not None:
+            bar.close()  # (at once, even on an error or Ctrl-C: a message after it starts on its own line)
+
+
+def _track(stepper, iterator, prompts, max_frames) -> Iterator[TrackedFrame]:
     for index, (stem, image) in enumerate(iterator):
         if max_frames is not None and index >= max_frames:
             break

@@ -4,7 +4,9 @@ INPUT is a folder of frames (sorted by name) or a video file. The first-frame pr
 object ids (binary 0/255 counts as object 1) or one box per object (ids 1, 2, ... in the order given) that the
 refiner turns into masks (HQ-SAM / SAM when chosen, GrabCut otherwise). OUT_DIR receives one indexed PNG per
 frame named after the input frame's stem (DAVIS convention). The masks are staged beside OUT_DIR and land there
-only when the whole video is done: a run that fails leaves OUT_DIR as it was.
+only when the whole video is done: a run that fails (or is stopped: Ctrl-C, SIGTERM, SIGHUP) leaves OUT_DIR as it
+was. OUT_DIR holding masks this run would not write (an earlier, longer run) is refused unless --overwrite.
+Inputs, options and weight files are checked before any model is loaded.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ def _parse_box(text: str) -> tuple[int, int, int, int]:
     try:
         return tuple(int(round(v)) for v in parse_box(text))
     except ValueError as err:
-        raise argparse.ArgumentTypeError(f"--box: {err}") from None
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -34,6 +36,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     prompt.add_argument("--box", type=_parse_box, action="append",
                         help="first-frame box x0,y0,x1,y1; repeat for more objects (ids 1, 2, ... in order)")
     p.add_argument("--out", type=Path, required=True, help="output folder for per-frame indexed PNGs")
+    p.add_argument("--overwrite", action="store_true",
+                   help="OUT_DIR may hold masks of an earlier run: they are deleted once this run's masks are in")
     p.add_argument("--model", default=None,
                    help="model preset name (default: the committed teaching model, hqtrack_teach)")
     p.add_argument("--checkpoint", default=None,
@@ -61,9 +65,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..atomic import atomic_dir
-    from ..data.frames import open_frames
-    from ..data.masks import fit_mask_to, read_mask, write_mask
-    from ..hub import load_tracker
+    from ..data.masks import write_mask
+    from ..hub import load_tracker, resolve_device
     from ..pipeline import HQTrackPipeline
     from ..refine import build_refiner
     from ..tracking import track_video
@@ -75,33 +78,66 @@ def run(args: argparse.Namespace) -> int:
     elif args.refiner_box_margin or args.refiner_single_mask or args.refiner_hq_token_only:
         raise ValueError(
             "--refiner-box-margin / --refiner-single-mask / --refiner-hq-token-only need --refiner hqsam|sam")
-    frames = open_frames(args.input)
-    if len(frames) == 0:
-        raise ValueError(f"no frames in {args.input}")
-    tracker, info = load_tracker(args.model, args.checkpoint, device=args.device, memory=args.memory,
-                                 short_edge=args.short_edge)
-    print(f"hqtrack track: model {info}", file=sys.stderr)
+    frames, mask, stems = check_inputs(args)
+    device = resolve_device(args.device)
     refiner = build_refiner(args.refiner, checkpoint=args.refiner_checkpoint, model_type=args.refiner_model,
-                            device=tracker.device, **options)
-    pipeline = HQTrackPipeline(tracker, refiner, memory_write=tracker.policy.write)
-
-    first_stem = frames.stems[0]
-    if args.mask is not None:
-        mask = fit_mask_to(read_mask(args.mask), frames.size)
-        if not np.any(mask):
-            raise ValueError(f"first-frame mask {args.mask} has no object (all zeros)")
-    else:
+                            device=device, **options)
+    if mask is None:
         from ..refine.prompts import labels_from_boxes
 
         _, first_image = next(iter(frames))
         mask = labels_from_boxes(first_image, args.box, refiner=refiner)
         if not np.any(mask):
             raise ValueError(f"the box prompt(s) {args.box} gave an empty first mask")
+    tracker, info = load_tracker(args.model, args.checkpoint, device=device, memory=args.memory,
+                                 short_edge=args.short_edge)
+    print(f"hqtrack track: model {info}", file=sys.stderr)
+    pipeline = HQTrackPipeline(tracker, refiner, memory_write=tracker.policy.write)
 
     written = 0
-    with atomic_dir(args.out) as stage:
-        for frame in track_video(pipeline, frames, {first_stem: mask}, max_frames=args.max_frames, progress=True):
+    with atomic_dir(args.out, replace_stale=args.overwrite) as stage:
+        for frame in track_video(pipeline, frames, {stems[0]: mask}, max_frames=args.max_frames, progress=True):
             write_mask(stage / f"{frame.stem}.png", frame.labels)
             written += 1
     print(f"hqtrack track: wrote {written} masks to {args.out}", file=sys.stderr)
     return 0
+
+
+def check_inputs(args: argparse.Namespace):
+    """Everything about the input that can be checked before a model loads. Returns ``(frames, first mask or
+    None for box prompts, stems this run writes)``; raises ValueError / OSError naming the problem and the fix."""
+    from ..data.frames import open_frames
+    from ..data.masks import read_prompt_mask
+    from ..validate import (MIN_SHORT_EDGE, check_device, check_long_run, check_output_folder,
+                            check_output_writable, check_preset_matches, check_weights_file)
+
+    if args.max_frames is not None and args.max_frames < 1:
+        raise ValueError(f"--max-frames {args.max_frames}: give at least 1 (or leave it out for the whole video)")
+    if args.short_edge is not None and args.short_edge < MIN_SHORT_EDGE:
+        raise ValueError(f"--short-edge {args.short_edge} is too small: the network needs at least "
+                         f"{MIN_SHORT_EDGE} pixels (240 runs the teaching model at its training size)")
+    if args.refiner in ("hqsam", "sam") and args.refiner_checkpoint is None:
+        raise ValueError(f"--refiner {args.refiner} needs --refiner-checkpoint FILE.pth (e.g. sam_hq_vit_tiny.pth "
+                         "from SysCV/sam-hq); without weights it would segment noise. No weights needed: "
+                         "--refiner classical")
+    check_device(args.device)
+    if args.checkpoint is not None and str(args.checkpoint).lower() != "none":
+        check_weights_file(args.checkpoint)
+        check_preset_matches(args.model, args.checkpoint)
+    if args.refiner_checkpoint is not None and args.refiner in ("hqsam", "sam"):
+        check_weights_file(args.refiner_checkpoint, "refiner checkpoint")
+    check_output_folder(args.out, args.input)
+    check_output_writable(args.out)
+    frames = open_frames(args.input)
+    stems = frames.stems[:args.max_frames] if args.max_frames is not None else frames.stems
+    if args.out.is_dir() and not args.overwrite:
+        written = set(stems)
+        stale = sorted(p.name for p in args.out.iterdir()
+                       if p.suffix.lower() == ".png" and p.is_file() and p.stem not in written)
+        if stale:
+            raise ValueError(f"--out {args.out} holds {len(stale)} mask(s) this run would not write (e.g. "
+                             f"{stale[0]}, from an earlier run): add --overwrite to replace them, or choose "
+                             "another folder")
+    check_long_run(len(stems), frames.size, args.memory, args.out)
+    mask = read_prompt_mask(args.mask, frames.size) if args.mask is not None else None
+    return frames, mask, stems

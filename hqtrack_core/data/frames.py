@@ -1,12 +1,18 @@
-"""Video frames: a folder of images (jpg/jpeg/png, sorted by name) or a video file (OpenCV), read as RGB.
+"""Video frames: a folder of images (jpg/jpeg/png, in natural order: ``2.jpg`` before ``10.jpg``) or a video
+file (OpenCV), read as RGB, one frame at a time (a 2-hour video is streamed, never held in memory).
 
 ``open_frames(path)`` gives a :class:`FrameSource`: iterate it for ``(stem, image)`` pairs, ``len()`` it, ask
-its ``size``. Images are ``(H, W, 3) uint8`` RGB arrays (OpenCV's BGR is converted).
+its ``size``. Images are ``(H, W, 3) uint8`` RGB arrays (OpenCV's BGR is converted). A folder holding two
+frames of one name (``00002.jpg`` and ``00002.png``) is refused: their masks would share one file. A video
+that ends before the frame count its container announces (a truncated download) gives a warning saying how
+many frames were decoded.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,23 +20,38 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-__all__ = ["FRAME_SUFFIXES", "VIDEO_SUFFIXES", "list_frames", "read_frame", "FrameSource", "open_frames"]
+__all__ = ["FRAME_SUFFIXES", "VIDEO_SUFFIXES", "natural_key", "list_frames", "read_frame", "FrameSource",
+           "open_frames"]
 
 FRAME_SUFFIXES = (".jpg", ".jpeg", ".png")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 
 
-def list_frames(folder: str | os.PathLike) -> list[Path]:
-    """Image files (``.jpg``, ``.jpeg``, ``.png``, any case) in ``folder``, sorted by file name.
+def natural_key(name: str) -> tuple:
+    """Sort key putting ``frame2`` before ``frame10`` (digit runs compare as numbers)."""
+    return tuple((0, int(part), part) if part.isdigit() else (1, 0, part.lower())
+                 for part in re.split(r"(\d+)", name) if part)
 
-    Raises FileNotFoundError when the folder is missing or holds no frames.
+
+def list_frames(folder: str | os.PathLike) -> list[Path]:
+    """Image files (``.jpg``, ``.jpeg``, ``.png``, any case) in ``folder``, in natural order of their names.
+
+    Raises FileNotFoundError when the folder is missing or holds no frames, ValueError when two frames share
+    a stem (their masks would overwrite each other).
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"frame folder not found: {folder}")
-    frames = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in FRAME_SUFFIXES)
+    frames = sorted((p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in FRAME_SUFFIXES),
+                    key=lambda p: natural_key(p.name))
     if not frames:
         raise FileNotFoundError(f"no frames ({', '.join(FRAME_SUFFIXES)}) in {folder}")
+    seen: dict[str, Path] = {}
+    for frame in frames:
+        if frame.stem in seen:
+            raise ValueError(f"{seen[frame.stem].name} and {frame.name} in {folder} are two frames named "
+                             f"{frame.stem!r} (their masks would overwrite each other): keep one of them")
+        seen[frame.stem] = frame
     return frames
 
 
@@ -101,12 +122,17 @@ class FrameSource:
                 index += 1
         finally:
             capture.release()
+        if index < self._count:
+            warnings.warn(f"video {self.path.name}: decoded {index} of the {self._count} frames its container "
+                          "announces (truncated or damaged file?); only those were tracked", stacklevel=2)
 
 
 def open_frames(source: str | os.PathLike) -> FrameSource:
     """Open a folder of frames or a video file as a :class:`FrameSource`.
 
-    For a video the frame count is found by decoding it once (container metadata is often wrong).
+    For a video ``len()`` is the frame count the container announces (nothing is decoded beyond the first
+    frame, so a 2-hour video starts at once); when the container gives none, the video is decoded once to
+    count. Iterating warns when fewer frames decode than announced.
     """
     path = Path(source)
     if path.is_dir():
@@ -121,19 +147,14 @@ def open_frames(source: str | os.PathLike) -> FrameSource:
     try:
         if not capture.isOpened():
             raise ValueError(f"cannot open video {path} (unsupported format or corrupt file)")
-        count, size = 0, (0, 0)
-        while True:
-            ok = capture.grab()
-            if not ok:
-                break
-            if count == 0:
-                ok, image = capture.retrieve()
-                if not ok:
-                    raise ValueError(f"cannot decode the first frame of {path}")
-                size = tuple(image.shape[:2])
-            count += 1
+        announced = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        ok, image = capture.read()
+        if not ok:
+            raise ValueError(f"video {path} has no decodable frames (truncated or corrupt file?)")
+        size, count = tuple(image.shape[:2]), max(announced, 1)
+        if announced <= 0:  # no count in the container: decode once to count
+            while capture.grab():
+                count += 1
     finally:
         capture.release()
-    if count == 0:
-        raise ValueError(f"video {path} has no decodable frames")
     return FrameSource(path=path, frames=None, _count=count, _size=size)

@@ -6,6 +6,10 @@ A *label map* is a 2-D integer array ``(H, W)`` whose values are object ids (0 =
 - DAVIS-2016 masks are grey PNGs with values {0, 255}: read as {0, 1}.
 - Other grey PNGs: the grey values are the ids.
 - RGB PNGs (palette masks re-saved by an editor) are matched pixel-by-pixel against the DAVIS palette.
+
+A first-frame prompt (:func:`read_prompt_mask`) is stricter: a JPEG is refused (its compression noise would
+become dozens of phantom objects), and 255 beside other ids is the DAVIS / PASCAL-VOC "void" (unlabelled)
+value, given to the background rather than tracked as object 255.
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ from PIL import Image
 
 from ..atomic import atomic_path
 
-__all__ = ["DAVIS_PALETTE", "davis_palette", "read_mask", "write_mask", "fit_mask_to"]
+__all__ = ["DAVIS_PALETTE", "VOID_ID", "davis_palette", "read_mask", "read_prompt_mask", "write_mask", "fit_mask_to"]
+
+VOID_ID = 255  # DAVIS / PASCAL-VOC "void": unlabelled pixels (object boundaries, ambiguous regions)
 
 
 def davis_palette() -> np.ndarray:
@@ -141,3 +147,41 @@ def fit_mask_to(labels: np.ndarray, size: tuple[int, int], tolerance: int = 1) -
     h, w = min(height, labels.shape[0]), min(width, labels.shape[1])
     out[:h, :w] = labels[:h, :w]
     return out
+
+
+def read_prompt_mask(path: str | os.PathLike, size: tuple[int, int]) -> np.ndarray:
+    """A first-frame prompt mask, checked: ``(H, W) uint8`` ids fitted to the frame ``size = (H, W)``.
+
+    Refuses (ValueError) a JPEG file, a mask without objects, and a mask that looks lossy (many objects of a
+    few pixels each: compression noise or an interpolating resize). ``255`` beside other ids is void and
+    becomes background (with a warning); a mask of only 0 / 255 is one object (id 1).
+    """
+    path = Path(path)
+    try:
+        with Image.open(path) as image:
+            lossy = image.format in ("JPEG", "MPO")
+    except OSError:  # missing or unreadable: read_mask below says which
+        lossy = path.suffix.lower() in (".jpg", ".jpeg")
+    if lossy:
+        raise ValueError(f"first-frame mask {path} is a JPEG: its compression noise would become dozens of "
+                         "phantom objects; save the mask as a PNG (lossless, indexed or grey ids)")
+    labels = read_mask(path)
+    ids = np.unique(labels)
+    if VOID_ID in ids:
+        void = labels == VOID_ID
+        if set(ids.tolist()) <= {0, VOID_ID}:  # a binary 0/255 mask (any PNG mode): one object
+            labels = void.astype(np.uint8)
+        else:
+            warnings.warn(f"first-frame mask {path.name}: {int(void.sum())} pixels of value {VOID_ID} (DAVIS/VOC "
+                          "void) are treated as background, not as an object", stacklevel=2)
+            labels = np.where(void, 0, labels).astype(np.uint8)
+    labels = fit_mask_to(labels, size)
+    ids, counts = np.unique(labels[labels > 0], return_counts=True)
+    if ids.size == 0:
+        raise ValueError(f"first-frame mask {path} has no object (all background): draw at least one object")
+    tiny = int((counts < max(16, labels.size // 10_000)).sum())
+    if ids.size > 10 and tiny > ids.size // 2:
+        raise ValueError(f"first-frame mask {path} has {ids.size} objects, {tiny} of them a few pixels each: it "
+                         "looks lossy (saved as JPEG once, or resized with interpolation); re-export it as a "
+                         "PNG of object ids resized with nearest-neighbour")
+    return labels

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 from ..model.gpm import LayerMemory
 from ..model.vmos import VMOS, Features, Propagation, inference_copy
+from ..validate import frame_size
 from .memory import MEMORY_PRESETS, MemoryEntry, MemoryPolicy, MemoryState
 from .objects import ObjectManager
 
@@ -76,23 +77,16 @@ def normalize_image(image: np.ndarray | torch.Tensor, size: tuple[int, int] | No
 
     ``size=(h, w)`` resizes (bicubic, as the official test-time resize) before normalising.
     """
+    frame_size(image)  # layout, dtype and value range, with a clear error
     if isinstance(image, np.ndarray):
-        if image.ndim != 3 or image.shape[2] != 3:
-            raise ValueError(f"image must be HxWx3 RGB, got shape {image.shape}")
-        if image.dtype != np.uint8:
-            raise ValueError(f"numpy image must be uint8 RGB, got dtype {image.dtype}")
         img = image.astype(np.float32)
         if size is not None and tuple(size) != img.shape[:2]:
             img = cv2.resize(img, dsize=(size[1], size[0]), interpolation=cv2.INTER_CUBIC)
         t = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1) / 255.0
-    elif isinstance(image, torch.Tensor):
-        if image.dim() != 3 or image.shape[0] != 3 or not image.dtype.is_floating_point:
-            raise ValueError(f"tensor image must be float 3xHxW in [0, 1], got {tuple(image.shape)} {image.dtype}")
+    else:
         t = image.float().cpu() if device is None else image.float()
         if size is not None and tuple(size) != tuple(t.shape[-2:]):
             t = F.interpolate(t[None], size=size, mode="bicubic", align_corners=False)[0]
-    else:
-        raise ValueError(f"image must be a numpy array or a torch tensor, got {type(image).__name__}")
     mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float32).view(3, 1, 1)
     std = torch.tensor(IMAGENET_STD, dtype=torch.float32).view(3, 1, 1)
     t = ((t.to(mean.device) - mean) / std)[None]
@@ -250,14 +244,7 @@ class VMOSTracker:
 
     # -- input checks ------------------------------------------------------------------------------
     def _prepare_image(self, image, check_only: bool = False) -> torch.Tensor | None:
-        if isinstance(image, np.ndarray):
-            size = tuple(image.shape[:2]) if image.ndim == 3 else None
-        elif isinstance(image, torch.Tensor):
-            size = tuple(image.shape[-2:]) if image.dim() == 3 else None
-        else:
-            raise ValueError(f"image must be a numpy array or a torch tensor, got {type(image).__name__}")
-        if size is None:
-            raise ValueError(f"image must be HxWx3 (numpy) or 3xHxW (tensor), got shape {tuple(image.shape)}")
+        size = frame_size(image)
         if self.image_size is None:
             self.image_size = size
             self.input_size = self.resize.size_for(*size) if self.resize is not None else size
@@ -277,7 +264,9 @@ class VMOSTracker:
             raise ValueError(f"mask must be HxW, got shape {mask.shape}")
         if tuple(mask.shape) != self.image_size:
             raise ValueError(f"mask shape {mask.shape} does not match the image size {self.image_size}")
-        if mask.dtype == bool or not np.issubdtype(mask.dtype, np.integer):
+        if mask.dtype == bool:  # (gt > 0): one object, id 1
+            mask = mask.astype(np.uint8)
+        if not np.issubdtype(mask.dtype, np.integer):
             raise ValueError(f"mask must hold integer object ids, got dtype {mask.dtype}")
         if mask.min(initial=0) < 0:
             raise ValueError("mask ids must be >= 0 (0 = background)")
@@ -405,14 +394,9 @@ class VMOSTracker:
             if mask is None:
                 raise ValueError("the first frame needs a mask (no objects in memory yet)")
             if self.image_size is None:
-                # size check of the mask against the first image
-                if isinstance(image, np.ndarray) and image.ndim == 3:
-                    size = tuple(image.shape[:2])
-                elif isinstance(image, torch.Tensor) and image.dim() == 3:
-                    size = tuple(image.shape[-2:])
-                else:
-                    size = None
-                if size is not None and np.ndim(mask) == 2 and tuple(np.shape(mask)) != size:
+                # size check of the mask against the first image (a wrong image layout is reported first)
+                size = frame_size(image)
+                if np.ndim(mask) == 2 and tuple(np.shape(mask)) != size:
                     raise ValueError(f"mask shape {np.shape(mask)} does not match the image size {size}")
             return self.add_mask(image, mask, objects)
         out = self.propagate(image)

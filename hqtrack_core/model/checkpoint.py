@@ -28,15 +28,10 @@ _WRAPPER_PREFIXES = ("module.", "model.", "_orig_mod.")
 def official_state_dict(path_or_state: str | Path | Mapping) -> dict[str, torch.Tensor]:
     """Read an aot-benchmark checkpoint (path or loaded object) into a plain, prefix-free state dict."""
     if isinstance(path_or_state, (str, Path)):
-        path = Path(path_or_state)
-        if not path.is_file():
-            raise FileNotFoundError(f"checkpoint not found: {path}")
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
+        from ..validate import load_safetensors_file, load_torch_file
 
-            state = load_file(str(path))
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=False)
+        path = Path(path_or_state)
+        state = load_safetensors_file(path) if path.suffix == ".safetensors" else load_torch_file(path)
     else:
         state = path_or_state
     if isinstance(state, Mapping) and "state_dict" in state and isinstance(state["state_dict"], Mapping):
@@ -101,9 +96,9 @@ def save_vmos(model: nn.Module, path: str | Path, preset: str | None = None) -> 
 def read_vmos_config(path: str | Path) -> VMOSConfig:
     from safetensors import safe_open
 
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
+    from ..validate import check_weights_file
+
+    path = check_weights_file(path)
     with safe_open(str(path), framework="pt") as handle:
         meta = handle.metadata() or {}
     if "vmos_config" not in meta:
@@ -113,11 +108,10 @@ def read_vmos_config(path: str | Path) -> VMOSConfig:
 
 def load_vmos(path: str | Path, map_location: str | torch.device = "cpu"):
     """Rebuild a :class:`~hqtrack_core.model.vmos.VMOS` saved by :func:`save_vmos`."""
-    from safetensors.torch import load_file
-
+    from ..validate import load_safetensors_file
     from .vmos import vmos_from_config
 
     cfg = read_vmos_config(path)
     model = vmos_from_config(cfg)
-    load_official_checkpoint(model, load_file(str(path), device=str(map_location)), strict=True)
+    load_official_checkpoint(model, load_safetensors_file(path, device=str(map_location)), strict=True)
     return model

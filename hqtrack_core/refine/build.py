@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -44,7 +45,7 @@ def build_refiner(
         kind: ``"none"`` (returns None: raw VMOS masks), ``"hqsam"`` (HQ-SAM decoder), ``"sam"`` (original
             SAM decoder, the baseline; accepts an HQ-SAM checkpoint, whose SAM part is SAM), ``"classical"``
             (GrabCut, no weights).
-        checkpoint: (HQ-)SAM weights; ``None`` = random initialisation (only for tests / mechanics).
+        checkpoint: (HQ-)SAM weights; ``None`` = random initialisation (only for tests / mechanics; warns).
         model_type: ``vit_tiny`` | ``vit_b`` | ``vit_l`` | ``vit_h``.
         **opts: refiner options (``threshold``, ``overlap``, ``multimask``, ``hq_token_only``, ``box_margin``,
             ``strict`` checkpoint loading; ``band``, ``min_band``, ``max_band``, ``iterations`` for classical).
@@ -55,4 +56,7 @@ def build_refiner(
         if checkpoint is not None:
             raise ValueError("a refiner checkpoint was given, but the refiner is 'none' (choose hqsam or sam)")
         return None
+    if kind in ("hqsam", "sam") and checkpoint is None:
+        warnings.warn(f"refiner {kind!r} without a checkpoint: random weights, its masks are meaningless "
+                      "(tests and mechanics only)", stacklevel=2)
     return _BUILDERS[kind](checkpoint, model_type, device, **opts)

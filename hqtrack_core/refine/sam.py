@@ -67,10 +67,10 @@ def load_sam_checkpoint(
         FileNotFoundError: no file at ``checkpoint``.
         KeyError: the checkpoint's names (``strict``) or shapes do not match the model.
     """
+    from ..validate import load_torch_file
+
     path = Path(checkpoint).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"SAM checkpoint not found: {path}")
-    state = _unwrap_state_dict(torch.load(path, map_location="cpu", weights_only=True), path)
+    state = _unwrap_state_dict(load_torch_file(path, "SAM checkpoint", weights_only=True), path)
     if drop_hq_keys:
         state = {k: v for k, v in state.items() if not k.startswith(HQ_ONLY_PREFIXES)}
     expected = model.state_dict()
@@ -111,8 +111,10 @@ def build_sam(
         raise KeyError(f"unknown SAM model_type {model_type!r}; choose one of {MODEL_TYPES}")
     if decoder not in ("hq", "sam"):
         raise ValueError(f"decoder must be 'hq' or 'sam', got {decoder!r}")
-    if checkpoint is not None and not Path(checkpoint).expanduser().is_file():
-        raise FileNotFoundError(f"SAM checkpoint not found: {Path(checkpoint).expanduser()}")
+    if checkpoint is not None:  # a missing / truncated file fails before the model is built
+        from ..validate import check_weights_file
+
+        check_weights_file(Path(checkpoint).expanduser(), "SAM checkpoint")
     hq_registry, sam_registry = _registries()
     registry = hq_registry if decoder == "hq" else sam_registry
     model = registry[model_type](checkpoint=None)

@@ -64,10 +64,9 @@ def save_checkpoint(out_dir: str | os.PathLike, step: int, state: dict[str, Any]
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    return torch.load(path, map_location="cpu", weights_only=False)
+    from ..validate import load_torch_file
+
+    return load_torch_file(path, "training checkpoint")
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

@@ -109,11 +109,40 @@ class TrainConfig:
         if unknown:
             raise KeyError(f"unknown TrainConfig fields: {unknown}")
         fixed = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        for key, value in fixed.items():
+            _check_type(key, value, known[key])
         return cls(**fixed)
 
     @classmethod
     def from_json(cls, path: str | Path) -> "TrainConfig":
         return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def _check_type(name: str, value: Any, spec: dataclasses.Field) -> None:
+    """A field's value must have the type of its default (ints are fine for floats; ``None`` where the default
+    is ``None``); tuples hold items of the default's item type. TypeError would be a traceback: ValueError."""
+    default = spec.default if spec.default is not dataclasses.MISSING else spec.default_factory()
+
+    def fits(item: Any, like: Any) -> bool:
+        if isinstance(like, bool):
+            return isinstance(item, bool)
+        if isinstance(like, int):
+            return isinstance(item, int) and not isinstance(item, bool)
+        if isinstance(like, float):
+            return isinstance(item, (int, float)) and not isinstance(item, bool)
+        return isinstance(item, type(like))
+
+    if default is None:
+        ok = value is None or isinstance(value, str)
+    elif isinstance(default, tuple):
+        ok = isinstance(value, tuple) and all(fits(item, default[0]) for item in value)
+        if not isinstance(default[0], str):  # (H, W), (low, high): fixed length
+            ok = ok and len(value) == len(default)
+    else:
+        ok = fits(value, default)
+    if not ok:
+        raise ValueError(f"TrainConfig field {name!r} = {value!r}: expected a value like {default!r} "
+                         f"({type(default).__name__})")
 
 
 # Paper scale (aot-benchmark recipe; 4 GPUs x batch 4).

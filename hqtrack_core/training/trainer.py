@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import os
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,8 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from .checkpoints import latest_checkpoint, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .checkpoints import (latest_checkpoint, list_checkpoints, load_checkpoint, rng_state, save_checkpoint,
+                          set_rng_state)
 from .config import TrainConfig
 from .ema import ModelEMA
 from .losses import SegmentationLoss, aux_weight_at
@@ -208,18 +210,16 @@ class Trainer:
         self.step = 0
         self.resumed_from: Path | None = None
         if resume:
-            ckpt = latest_checkpoint(self.out_dir)
-            if ckpt is not None:
-                self._restore(ckpt)
+            self._resume()
         self.metrics_path = self.out_dir / "metrics.jsonl"
 
     # --- state ----------------------------------------------------------------------------------------
     def _load_init(self, path: str) -> None:
         path = Path(path)
         if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
+            from ..validate import load_safetensors_file
 
-            state = load_file(str(path))
+            state = load_safetensors_file(path, "init checkpoint")
         else:
             ckpt = load_checkpoint(path)
             state = ckpt.get("ema", {}).get("model") or ckpt.get("model") or ckpt
@@ -241,9 +241,37 @@ class Trainer:
             "world_size": self.dist.world,
         }
 
-    def _restore(self, path: Path) -> None:
-        ckpt = load_checkpoint(path)
-        self.model.load_state_dict(ckpt["model"])
+    def _resume(self) -> None:
+        """Restore the newest checkpoint that reads; damaged newer ones (a kill mid-copy, a full disk) are skipped
+        with a warning naming them. No checkpoint: a fresh start."""
+        found = list_checkpoints(self.out_dir)
+        skipped = []
+        for _, path in reversed(found):
+            try:
+                ckpt = load_checkpoint(path)
+            except ValueError:  # (load_checkpoint turns any unreadable file into one)
+                skipped.append(path.name)
+                continue
+            if skipped:
+                warnings.warn(f"skipped unreadable checkpoint(s) {', '.join(skipped)}: resuming from {path.name}, "
+                              "the newest intact one", stacklevel=3)
+            self._restore(path, ckpt)
+            return
+        if found:
+            raise ValueError(f"no intact checkpoint in {self.out_dir / 'checkpoints'} ({len(found)} damaged): "
+                             "start afresh without --resume, in another --out")
+
+    def _restore(self, path: Path, ckpt: dict | None = None) -> None:
+        ckpt = load_checkpoint(path) if ckpt is None else ckpt
+        saved = ckpt.get("train_config", {}).get("model")
+        if saved is not None and saved != self.cfg.model:
+            raise ValueError(f"{self.out_dir} holds a run of model {saved}, not {self.cfg.model}: resume it without "
+                             "--model (or with its own), or train the new model in another --out")
+        try:
+            self.model.load_state_dict(ckpt["model"])
+        except (RuntimeError, KeyError) as err:
+            raise ValueError(f"checkpoint {path} does not fit model {self.cfg.model} "
+                             f"({str(err).splitlines()[0][:120]}): resume in the run's own configuration") from None
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.ema.load_state_dict(ckpt["ema"])
         self.scaler.load_state_dict(ckpt["scaler"])

@@ -1,0 +1,227 @@
+"""Input checks that run before anything heavy: a bad argument, image, device or checkpoint file is reported
+in one line naming the problem and the fix, before a model is loaded.
+
+- :func:`frame_size` checks one video frame as the tracker takes it (``(H, W, 3)`` uint8 numpy or float
+  ``(3, H, W)`` tensor in ``[0, 1]``) and returns ``(H, W)``;
+- :func:`check_device` turns ``auto|cpu|cuda|cuda:N|mps`` into a ``torch.device`` that exists here;
+- :func:`check_weights_file` reads the header of a ``.safetensors`` / ``.pth`` file (a truncated download or
+  a file of another kind is refused without loading gigabytes);
+- :func:`check_output_folder` refuses an output folder that is, or is inside, the input folder;
+  :func:`check_output_writable` one that cannot be written (read-only mount, no permission);
+- :func:`check_long_run` warns about an unbounded memory policy on a long video and about too little disk space;
+- :func:`check_preset_matches` refuses ``--model X`` with a checkpoint of another preset.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+__all__ = ["frame_size", "check_device", "check_weights_file", "check_output_folder", "check_output_writable",
+           "check_long_run", "check_preset_matches", "load_torch_file", "load_safetensors_file", "MIN_SHORT_EDGE"]
+
+# Below this the network's 1/16 features are a few pixels wide: masks after the first frame come out empty.
+MIN_SHORT_EDGE = 64
+
+
+def frame_size(image) -> tuple[int, int]:
+    """``(H, W)`` of a frame: ``(H, W, 3)`` uint8 RGB numpy array, or a float ``(3, H, W)`` tensor in [0, 1].
+
+    Raises ValueError naming what is wrong (layout, dtype, value range) and how to fix it.
+    """
+    if isinstance(image, np.ndarray):
+        if image.ndim != 3 or image.shape[2] != 3:
+            hint = " (channels first? use image.transpose(1, 2, 0))" if image.ndim == 3 and image.shape[0] == 3 else ""
+            raise ValueError(f"numpy image must be HxWx3 RGB, got shape {image.shape}{hint}")
+        if image.dtype != np.uint8:
+            raise ValueError(f"numpy image must be uint8 RGB (0-255), got dtype {image.dtype}: "
+                             "use image.astype(np.uint8), or pass a float 3xHxW torch tensor in [0, 1]")
+        return int(image.shape[0]), int(image.shape[1])
+    if isinstance(image, torch.Tensor):
+        if image.dim() != 3 or image.shape[0] != 3:
+            hint = " (looks like HxWx3: use image.permute(2, 0, 1))" if image.dim() == 3 and image.shape[2] == 3 else ""
+            raise ValueError(f"tensor image must be 3xHxW, got shape {tuple(image.shape)}{hint}")
+        if not image.dtype.is_floating_point:
+            raise ValueError(f"tensor image must be float in [0, 1], got {image.dtype}: use image.float() / 255")
+        low, high = float(image.min()), float(image.max())
+        if not (np.isfinite(low) and np.isfinite(high)):
+            raise ValueError("tensor image holds NaN or inf values")
+        if low < -1e-3 or high > 1 + 1e-3:
+            raise ValueError(f"tensor image values span [{low:g}, {high:g}], expected [0, 1]"
+                             + (": divide by 255" if high > 1.5 else ""))
+        return int(image.shape[1]), int(image.shape[2])
+    raise ValueError(f"image must be a numpy array or a torch tensor, got {type(image).__name__}")
+
+
+def check_device(device: str | torch.device | None) -> torch.device:
+    """``auto`` (CUDA, then MPS, then CPU), ``cpu``, ``cuda``, ``cuda:N``, ``mps`` -> a device that exists here."""
+    text = "auto" if device is None else str(device)
+    if text == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(text)
+    except (RuntimeError, ValueError):
+        raise ValueError(f"unknown device {text!r}: use auto, cpu, cuda, cuda:N or mps") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {text!r}: no CUDA GPU is available here (torch {torch.__version__}, "
+                             f"CUDA build {torch.version.cuda}); use --device cpu or auto")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"device {text!r}: only {torch.cuda.device_count()} CUDA device(s) here")
+    elif dev.type == "mps":
+        if getattr(torch.backends, "mps", None) is None or not torch.backends.mps.is_available():
+            raise ValueError(f"device {text!r}: MPS (Apple GPU) is not available here; use --device cpu or auto")
+    elif dev.type != "cpu":
+        raise ValueError(f"device {text!r} is not supported: use auto, cpu, cuda, cuda:N or mps")
+    return dev
+
+
+def check_weights_file(path: str | os.PathLike, what: str = "checkpoint") -> Path:
+    """Check that ``path`` is a complete ``.safetensors`` file or a complete torch ``.pth`` archive, reading
+    only its header / index (cheap for a 2.5 GB file). Legacy (non-zip) pickles are accepted as they are.
+
+    Raises FileNotFoundError when missing, ValueError (truncated, empty, not a weights file) otherwise.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} not found: {path}")
+    size = path.stat().st_size
+    again = "download or copy it again"
+    if size == 0:
+        raise ValueError(f"{what} {path} is empty (0 bytes): {again}")
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+        if path.suffix == ".safetensors":
+            if len(head) < 8:
+                raise ValueError(f"{what} {path} is truncated ({size} bytes): {again}")
+            (length,) = struct.unpack("<Q", head)
+            if length > size - 8:
+                raise ValueError(f"{what} {path} is truncated or not a .safetensors file "
+                                 f"(header of {length} bytes, file of {size}): {again}")
+            try:
+                header = json.loads(handle.read(length))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                raise ValueError(f"{what} {path} is not a .safetensors file (unreadable header): {again}") from None
+            end = max((int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"), default=0)
+            if 8 + length + end > size:
+                raise ValueError(f"{what} {path} is truncated: {size} bytes of {8 + length + end}: {again}")
+            return path
+    if head[:2] == b"PK":  # torch.save's zip format: the index sits at the end, so a cut-off file has none
+        if not zipfile.is_zipfile(path):
+            raise ValueError(f"{what} {path} is truncated (its zip index is missing): {again}")
+        return path
+    if head[:1] != b"\x80":  # a pickle (legacy torch.save) starts with the PROTO opcode
+        raise ValueError(f"{what} {path} is not a PyTorch or safetensors weights file: check the path")
+    return path
+
+
+def check_output_folder(out: str | os.PathLike, source: str | os.PathLike) -> None:
+    """Refuse an output folder equal to, or inside, the input folder (the masks would land among the frames,
+    and a PNG mask could replace a PNG frame)."""
+    out_path, src = Path(out).resolve(), Path(source).resolve()
+    if src.is_dir() and (out_path == src or src in out_path.parents):
+        raise ValueError(f"--out {out} is {'the' if out_path == src else 'inside the'} input folder {source}: "
+                         "masks would be written among the frames; choose a folder outside it")
+
+
+def check_output_writable(out: str | os.PathLike) -> None:
+    """Create ``out``'s parent if needed and check that the staging folder can be made (beside ``out``, or
+    inside an existing ``out``); an OSError (EROFS / EACCES) otherwise, before any work is done."""
+    import errno
+
+    from .atomic import stage_parent
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"--out {out} exists and is not a folder: choose a folder")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    parent = stage_parent(out)
+    if not os.access(parent, os.W_OK):
+        raise PermissionError(errno.EACCES, f"cannot write in {parent}", str(parent))
+
+
+# Masks on disk: DAVIS-2016 480p annotations average 0.0066 bytes per pixel (200 files); our indexed PNGs add a
+# 768-byte palette. The estimate below takes ~4x that, plus 1 KB a file: a warning, not a refusal.
+_MASK_BYTES_PER_PIXEL = 0.03
+_MASK_BYTES_PER_FILE = 1024
+# Unbounded memory (the DeAOT policy) beyond this many long-term entries: RAM and time per frame keep growing.
+_MAX_UNBOUNDED_ENTRIES = 300
+
+
+def check_long_run(num_frames: int, size: tuple[int, int], memory: str, out: str | os.PathLike) -> None:
+    """Warnings for a long video: an unbounded memory policy (RAM grows with every ``gap`` frames) and a disk
+    that will likely not hold the masks (checked with a generous estimate; the run itself fails cleanly on a
+    full disk, but only at the end of the video). Unknown memory policy names are a KeyError."""
+    import shutil
+    import warnings
+
+    from .inference.memory import memory_policy
+
+    policy = memory_policy(memory)
+    entries = num_frames // policy.long_term_gap
+    if policy.max_long_term is None and entries > _MAX_UNBOUNDED_ENTRIES:
+        warnings.warn(f"memory policy {memory!r} is unbounded: about {entries} memory entries for {num_frames} "
+                      "frames, RAM and time per frame grow all along; --memory released keeps memory bounded",
+                      stacklevel=2)
+    need = int(num_frames * (size[0] * size[1] * _MASK_BYTES_PER_PIXEL + _MASK_BYTES_PER_FILE))
+    parent = Path(out) if Path(out).is_dir() else Path(out).parent
+    free = shutil.disk_usage(parent).free
+    if need > free:
+        warnings.warn(f"{parent} has {free / 1e6:.0f} MB free; {num_frames} masks of {size[1]}x{size[0]} may need "
+                      f"up to {need / 1e6:.0f} MB", stacklevel=2)
+
+
+def check_preset_matches(model: str | None, checkpoint: str | os.PathLike) -> None:
+    """``--model X`` with one of our ``.safetensors`` files (which name their own preset): they must agree."""
+    if model is None or Path(checkpoint).suffix != ".safetensors":
+        return
+    from .model.checkpoint import read_vmos_config
+    from .model.config import get_config
+
+    if read_vmos_config(checkpoint) != get_config(model):
+        from safetensors import safe_open
+
+        with safe_open(str(checkpoint), framework="pt") as handle:
+            preset = (handle.metadata() or {}).get("preset", "another preset")
+        raise ValueError(f"--model {model} conflicts with {Path(checkpoint).name}, which holds {preset}: "
+                         f"drop --model (the file names its own architecture) or pass a {model} checkpoint")
+
+
+def _unreadable(path: Path, what: str, err: Exception) -> ValueError:
+    detail = str(err).split("\n")[0][:160]
+    return ValueError(f"cannot read {what} {path} (damaged, truncated or not a weights file: "
+                      f"{type(err).__name__}: {detail}): download or copy it again")
+
+
+def load_torch_file(path: str | os.PathLike, what: str = "checkpoint", weights_only: bool = False):
+    """``torch.load(path, map_location="cpu")`` after :func:`check_weights_file`; a damaged file is a ValueError."""
+    import pickle
+
+    path = check_weights_file(path, what)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=weights_only)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, AttributeError, ImportError,
+            IndexError, KeyError, UnicodeDecodeError, struct.error) as err:
+        raise _unreadable(path, what, err) from err
+
+
+def load_safetensors_file(path: str | os.PathLike, what: str = "checkpoint", device: str = "cpu"):
+    """``safetensors.torch.load_file`` after :func:`check_weights_file`; a damaged file is a ValueError."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = check_weights_file(path, what)
+    try:
+        return load_file(str(path), device=device)
+    except SafetensorError as err:
+        raise _unreadable(path, what, err) from err
