@@ -9,7 +9,7 @@ import importlib
 import sys
 
 # Sub-command modules, in the order ``hqtrack --help`` lists them.
-COMMANDS = ("track", "eval", "train")
+COMMANDS = ("track", "eval", "train", "ablate")
 
 
 def build_parser() -> argparse.ArgumentParser:
