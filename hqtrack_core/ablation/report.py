@@ -45,7 +45,8 @@ def row_table(result: dict, keys: Sequence[str] = ("JF", "J", "F", "Q", "A", "R"
         if v["status"] == "run":
             scores = " ".join(f"{_f(v[k]):>6}" for k in keys)
         else:
-            scores = f"{v['status'][:6 * len(keys) + len(keys) - 1]:<{6 * len(keys) + len(keys) - 1}}"
+            span = 7 * len(keys) - 1
+            scores = f"{v['status'].split(' (')[0][:span]:<{span}}"  # e.g. "not run: needs weights" 
         lines.append(f"{v['label']:<{width}} {scores}  {timing}  {paper:>6}")
     return "\n".join(lines)
 
@@ -64,10 +65,13 @@ def sequence_table(result: dict, key: str = "JF") -> str:
 
 
 def ours_vs_paper(result: dict) -> dict:
-    """The row's line of the summary: what the paper claims, which variant wins here (by Q and by J&F), and
-    whether the direction agrees (``yes`` / ``no`` / ``tie`` / ``not run``)."""
+    """The row's line of the summary: what the paper claims, which variant wins here (by Q and by J&F; among all
+    variants that ran when fewer than two of the compared ones did), and whether the direction agrees (``yes`` /
+    ``no`` / ``tie`` / ``not run``)."""
     ran = [v for v in result["variants"] if v["status"] == "run" and (not result["compare"] or v["name"] in
                                                                       result["compare"])]
+    if len(ran) < 2:  # the paper's variants did not run: our best among those that did (e.g. GrabCut vs none)
+        ran = [v for v in result["variants"] if v["status"] == "run"]
     best = lambda key: max(ran, key=lambda v: v[key])["name"] if len(ran) > 1 else None  # noqa: E731
     return {"row": result["number"], "name": result["row"], "claim": result["claim"],
             "paper": result["paper_note"], "paper_best": result["expected_best"], "our_best_Q": best("Q"),
@@ -106,16 +110,24 @@ def plot_row(result: dict, ax, keys: Sequence[str] = ("JF", "Q")) -> None:
 def live_check(result: dict, variant: str, clip: str, frames: int, data_root: str | os.PathLike | None = None,
                tolerance: float = 0.02) -> dict:
     """Recompute the first ``frames`` frames of one clip and one variant with the row's stored settings and compare
-    the per-frame J with the committed run (tracking is causal: the first frames of the full run are this run).
+    the per-frame J with the committed run (tracking is causal: the first frames of the full run are this run), with
+    the run's number of torch threads.
 
     Returns ``{"live", "committed", "max_abs_diff", "ok"}``; ``ok`` is ``max_abs_diff <= tolerance`` (bf16 on another
     CPU may move a few boundary pixels)."""
     from .study import ablate, settings_from_json
 
+    import torch
+
     settings = settings_from_json(result["settings"])
     root = data_root or result["settings"]["data_root"]
-    live = ablate(result["row"], root, settings, log=lambda m: None, variants=[variant], clip_names=[clip],
-                  truncate=frames)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(result["settings"].get("torch_threads", threads))  # bf16 sums depend on the split
+    try:
+        live = ablate(result["row"], root, settings, log=lambda m: None, variants=[variant], clip_names=[clip],
+                      truncate=frames)
+    finally:
+        torch.set_num_threads(threads)
     committed = next(v for v in result["variants"] if v["name"] == variant)["sequences"][clip]["J_frames"]
     got = live["variants"][0]["sequences"][clip]["J_frames"]
     diff = float(np.max(np.abs(np.array(got) - np.array(committed[: len(got)]))))

@@ -73,8 +73,11 @@ def track_joint(tracker, clip: LabelledClip, precision: PrecisionChoice, refiner
     Returns the raw VMOS run and the refinement of each frame (``None`` on frame 0 or without a refiner)."""
     from ..pipeline import HQTrackPipeline
 
+    import cv2
+
     if tracker.groups:  # a used tracker forgets its video (a fresh one is already reset)
         tracker.reset()
+    cv2.setRNGSeed(0)  # (see refine_runs)
     timed = _TimedRefiner(refiner) if refiner is not None else None
     pipeline = HQTrackPipeline(tracker, timed, memory_write=tracker.policy.write)
     n = len(clip) if max_frames is None else min(len(clip), max_frames)
@@ -129,8 +132,11 @@ def refine_runs(refiner: Refiner, clips: Sequence[LabelledClip], runs: Sequence[
                 ) -> tuple[list[list[RefineResult]], list[list[float]]]:
     """Refine the raw VMOS masks of every propagated frame (exact for ``write="raw"``: the memory never sees the
     refined masks). Returns the refinements and the seconds per frame, per clip."""
+    import cv2
+
     results, seconds = [], []
     for clip, run in zip(clips, runs):
+        cv2.setRNGSeed(0)  # GrabCut draws from OpenCV's global RNG: each clip's refinement independent of history
         ids = [int(i) for i in np.unique(clip.masks[0]) if i != 0]
         clip_results, clip_seconds = [], []
         for t in range(1, len(run.labels)):
