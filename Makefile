@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.hqtrack-setup
 
-.PHONY: setup demo test bench soak notebooks clean
+.PHONY: setup demo test bench soak notebooks clean ablations
 
 setup: $(STAMP)
 
@@ -35,3 +35,19 @@ notebooks: setup
 
 clean:
 	rm -rf build .pytest_cache
+
+# The ablation rows (figures/ablations/ROW.json) with the committed teaching model; notebooks 09-15 read them.
+# About 5 minutes of CPU in all (bf16, 1 thread; wall time depends on the load). Small slices (one ping-pong
+# video, 12 frames per dev sequence, one composite) because the machine they were made on was shared.; rerun after replacing data/checkpoints/hqtrack_teach.safetensors.
+ABLATE_DATA ?= $(or $(HQTRACK_DATA),../shared/data)/davis2016
+ABLATE := OMP_NUM_THREADS=1 $(PY) -m hqtrack_core.cli ablate
+ABLATE_OUT := figures/ablations
+ablations: setup
+	$(ABLATE) memory --data $(ABLATE_DATA) --split dev --sequences blackswan --frame-stride 2 \
+	    --pingpong 4 --max-frames 75 --data-short-edge 240 --out $(ABLATE_OUT)
+	$(ABLATE) threshold --data $(ABLATE_DATA) --split dev --max-frames 12 --out $(ABLATE_OUT)
+	$(ABLATE) refiner --data $(ABLATE_DATA) --split dev --max-frames 12 --out $(ABLATE_OUT)
+	$(ABLATE) joint --data $(ABLATE_DATA) --split dev --composites 1 --max-frames 20 --data-short-edge 240 \
+	    --out $(ABLATE_OUT)
+	$(ABLATE) backbone --data $(ABLATE_DATA) --split dev --sequences blackswan --max-frames 5 --out $(ABLATE_OUT)
+	$(ABLATE) multiscale --data $(ABLATE_DATA) --split dev --sequences blackswan --max-frames 5 --out $(ABLATE_OUT)

@@ -75,17 +75,9 @@ def run_davis(args: argparse.Namespace) -> int:
 
 
 def run_vots(args: argparse.Namespace) -> int:
-    from hqtrack_core.data.vots import list_vots_sequences, read_vots_results, read_vots_sequence
-    from hqtrack_core.evaluation.vots import score_sequence, score_sequences
+    from hqtrack_core.evaluation.vots import evaluate_vots
 
-    if not args.results.is_dir():
-        raise FileNotFoundError(f"results folder not found: {args.results}")
-    scored = []
-    for name in list_vots_sequences(args.sequences):
-        sequence = read_vots_sequence(args.sequences / name)
-        trajectories = read_vots_results(args.results, sequence)
-        scored.append(score_sequence(name, trajectories, sequence.objects, sequence.size, sequence.ignore))
-    data = score_sequences(scored).to_json()
+    data = evaluate_vots(args.sequences, args.results).to_json()
     keys = ("Q", "A", "R", "NRE", "DRE", "ADQ")
     width = max(12, *(len(n) for n in data["sequences"]))
     print(f"{'sequence':<{width}} " + " ".join(f"{k:>6}" for k in keys))

@@ -197,9 +197,10 @@ def result_name(sequence: str, obj: str, multiobject: bool, repetition: int = 1)
 def result_path(results: str | os.PathLike, sequence: str, obj: str, multiobject: bool) -> Path | None:
     """The result file the toolkit would read (``.txt`` first, then ``.bin``), or None."""
     stem = Path(results) / sequence / result_name(sequence, obj, multiobject)
-    for suffix in (".txt", ".bin"):
-        if stem.with_suffix(suffix).is_file():
-            return stem.with_suffix(suffix)
+    for suffix in (".txt", ".bin"):  # (not with_suffix: sequence names may contain dots)
+        path = stem.with_name(stem.name + suffix)
+        if path.is_file():
+            return path
     return None
 
 

@@ -39,8 +39,10 @@ Conventions of the toolkit reproduced here (each matters for some input; the par
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -282,6 +284,22 @@ def score_sequences(sequences: Sequence[SequenceScore]) -> VotsScore:
         DRE=_safe_mean([s.DRE for s in sequences]), ADQ=_safe_mean([s.ADQ for s in sequences]),
         plot=plot,
     )
+
+
+def evaluate_vots(sequences_root: str | os.PathLike, results: str | os.PathLike,
+                  names: Sequence[str] | None = None) -> VotsScore:
+    """Score a VOTS workspace: every sequence of ``sequences_root`` (or ``names``) against the result trajectories
+    in ``results/<seq>/`` (what ``hqtrack eval vots`` reports)."""
+    from hqtrack_core.data.vots import list_vots_sequences, read_vots_results, read_vots_sequence
+
+    if not Path(results).is_dir():
+        raise FileNotFoundError(f"results folder not found: {results}")
+    scored = []
+    for name in names if names is not None else list_vots_sequences(sequences_root):
+        sequence = read_vots_sequence(Path(sequences_root) / name)
+        trajectories = read_vots_results(results, sequence)
+        scored.append(score_sequence(name, trajectories, sequence.objects, sequence.size, sequence.ignore))
+    return score_sequences(scored)
 
 
 def score_label_maps(name: str, gt: Sequence[np.ndarray], pred: Sequence[np.ndarray], objects: Sequence[int] | None = None,

@@ -352,3 +352,16 @@ HQTRACK_TEACH = VMOSConfig(
 for _name, _cfg in (("hqtrack_vmos", HQTRACK_VMOS), ("hqtrack_teach", HQTRACK_TEACH)):
     if _name not in PRESETS:
         register_config(_name, _cfg)
+
+# Ablation variants (rows 1-2 of the paper, ``hqtrack_core.ablation.rows``): the teaching model with one part
+# changed, and the paper-scale single-scale InternImage-T DeAOT-L (no public checkpoint).
+ABLATION_PRESETS: dict[str, VMOSConfig] = {
+    "teach_single_scale": VMOSConfig(encoder="mobilenetv2", encoder_dims=ENCODER_DIMS["mobilenetv2"], num_layers=1),
+    "teach_fpn_head": replace(HQTRACK_TEACH, decoder="fpn"),
+    "teach_resnet50": replace(HQTRACK_TEACH, encoder="resnet50", encoder_dims=ENCODER_DIMS["resnet50"]),
+    "teach_internimage_t": replace(HQTRACK_TEACH, encoder="internimage_t", encoder_dims=ENCODER_DIMS["internimage_t"]),
+    "internt_deaot_l": VMOSConfig(encoder="internimage_t", encoder_dims=ENCODER_DIMS["internimage_t"], num_layers=3),
+}
+for _name, _cfg in ABLATION_PRESETS.items():
+    if _name not in PRESETS:
+        register_config(_name, _cfg)

@@ -173,6 +173,17 @@ _CI_SMOKE = TrainConfig(
 PRESETS: dict[str, TrainConfig] = {
     c.name: c for c in (_PAPER_STAGE1, _PAPER_STAGE2, _CPU_TEACH_STAGE1, _CPU_TEACH_STAGE2, _CI_SMOKE)
 }
+# Ablation rows 1-2 at teaching scale: the teaching recipe (both stages, same steps, batch and crop) with one part of
+# the network changed (VMOS presets in hqtrack_core.model.multiscale.ABLATION_PRESETS). Only MobileNetV2 has offline
+# ImageNet weights: the ResNet-50 and InternImage-T variants start from random encoders, so their row compares
+# architectures *and* initialisations (said in notebook 09).
+_ABLATION_TEACH_MODELS = {"single_scale": "teach_single_scale", "fpn_head": "teach_fpn_head",
+                          "resnet50": "teach_resnet50", "internimage_t": "teach_internimage_t"}
+for _suffix, _model in _ABLATION_TEACH_MODELS.items():
+    _pretrained = _model in ("teach_single_scale", "teach_fpn_head")
+    for _base in (_CPU_TEACH_STAGE1, _CPU_TEACH_STAGE2):
+        _cfg = _base.replace(name=f"{_base.name}_{_suffix}", model=_model, pretrained_backbone=_pretrained)
+        PRESETS[_cfg.name] = _cfg
 
 
 def get_train_config(name: str) -> TrainConfig:

@@ -1,0 +1,218 @@
+"""Videos with exact ground truth built from real sequences, for the ablation rows that DAVIS alone cannot show.
+
+- :func:`pingpong_video` (memory row): a real clip played forward, backward, forward, ... to ``factor`` times its
+  length. DAVIS clips (25-100 frames) are shorter than HQTrack's long-term gap (50), so the gap only matters on
+  longer videos; ping-pong keeps real appearance and the real ground truth of every frame.
+- :func:`composite_clip` (joint vs separate row): the objects of single-object DAVIS-2016 clips pasted into another
+  clip, each moving on a straight path through the background object so that they occlude it and each other.
+  Every pasted pixel is known, so the multi-object ground truth is exact (the later object is in front).
+- :func:`write_davis_folder`: any of these (or a toy video) as a DAVIS-layout folder on disk
+  (``ImageSets/<split>.txt``, ``JPEGImages/<res>/<seq>``, ``Annotations/<res>/<seq>``).
+
+Everything is a deterministic function of its inputs and ``seed``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+
+@dataclass
+class LabelledClip:
+    """Frames ``(H, W, 3) uint8`` RGB with a label map ``(H, W) uint8`` per frame; ``source`` says how it was made."""
+
+    name: str
+    frames: list[np.ndarray]
+    masks: list[np.ndarray]
+    source: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if len(self.frames) != len(self.masks) or not self.frames:
+            raise ValueError(f"clip {self.name!r}: {len(self.frames)} frames and {len(self.masks)} masks")
+        size = self.frames[0].shape[:2]
+        for t, (f, m) in enumerate(zip(self.frames, self.masks)):
+            if f.shape[:2] != size or m.shape != size:
+                raise ValueError(f"clip {self.name!r} frame {t}: image {f.shape[:2]}, mask {m.shape}, frame 0 {size}")
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.frames[0].shape[:2]
+
+    @property
+    def stems(self) -> list[str]:
+        return [f"{i:05d}" for i in range(len(self))]
+
+    def object_ids(self) -> list[int]:
+        return sorted(int(v) for v in np.unique(np.stack(self.masks)) if v != 0)
+
+
+def load_clip(video, max_frames: int | None = None, stride: int = 1, short_edge: int | None = None) -> LabelledClip:
+    """A :class:`~hqtrack_core.data.datasets.Video` with dense annotations as a :class:`LabelledClip` (every
+    ``stride``-th frame, at most ``max_frames``, optionally resized to ``short_edge``)."""
+    frames, masks = [], []
+    for t, (stem, image) in enumerate(video.frames()):
+        if t % stride:
+            continue
+        if max_frames is not None and len(frames) >= max_frames:
+            break
+        mask = video.mask(stem)
+        if mask is None:
+            raise ValueError(f"video {video.name!r}: frame {stem} has no annotation (dense ground truth needed)")
+        frames.append(image)
+        masks.append(mask)
+    clip = LabelledClip(video.name, frames, masks, {"video": video.name, "stride": stride, "max_frames": max_frames})
+    return resize_clip(clip, short_edge) if short_edge is not None else clip
+
+
+def resize_clip(clip: LabelledClip, short_edge: int) -> LabelledClip:
+    """The clip with its short edge scaled to ``short_edge`` (images: area/linear, masks: nearest)."""
+    h, w = clip.size
+    scale = short_edge / min(h, w)
+    if scale == 1:
+        return clip
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    frames = [cv2.resize(f, size, interpolation=interp) for f in clip.frames]
+    masks = [cv2.resize(m, size, interpolation=cv2.INTER_NEAREST) for m in clip.masks]
+    return LabelledClip(clip.name, frames, masks, {**clip.source, "short_edge": short_edge})
+
+
+def pingpong_indices(n: int, length: int) -> list[int]:
+    """Frame indices ``0, 1, ..., n-1, n-2, ..., 1, 0, 1, ...`` (period ``2(n-1)``), ``length`` of them."""
+    if n < 2:
+        raise ValueError(f"ping-pong needs a clip of at least 2 frames, got {n}")
+    period = 2 * (n - 1)
+    return [t % period if t % period < n else period - t % period for t in range(length)]
+
+
+def pingpong_video(clip: LabelledClip, factor: float = 4.0) -> LabelledClip:
+    """``clip`` played forward and backward to ``round(factor * len(clip))`` frames, with its ground truth."""
+    if factor < 1:
+        raise ValueError(f"ping-pong factor must be >= 1, got {factor}")
+    index = pingpong_indices(len(clip), int(round(factor * len(clip))))
+    return LabelledClip(f"{clip.name}-pingpong{factor:g}x", [clip.frames[i] for i in index],
+                        [clip.masks[i] for i in index], {**clip.source, "pingpong_factor": factor})
+
+
+def _paste(canvas: np.ndarray, labels: np.ndarray, patch: np.ndarray, patch_mask: np.ndarray,
+           top_left: tuple[int, int], obj: int) -> None:
+    """Paste ``patch`` where ``patch_mask`` is set, its top-left corner at ``top_left`` (may be off-frame)."""
+    H, W = labels.shape
+    y0, x0 = top_left
+    h, w = patch_mask.shape
+    ya, xa = max(0, y0), max(0, x0)
+    yb, xb = min(H, y0 + h), min(W, x0 + w)
+    if ya >= yb or xa >= xb:
+        return
+    sub = patch_mask[ya - y0: yb - y0, xa - x0: xb - x0]
+    canvas[ya:yb, xa:xb][sub] = patch[ya - y0: yb - y0, xa - x0: xb - x0][sub]
+    labels[ya:yb, xa:xb][sub] = obj
+
+
+def _object_crop(image: np.ndarray, mask: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    ys, xs = np.nonzero(mask)
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    size = (max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale)))
+    patch = cv2.resize(image[y0:y1, x0:x1], size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    pmask = cv2.resize(mask[y0:y1, x0:x1].astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+    return patch, pmask
+
+
+def composite_clip(background: LabelledClip, foregrounds: Sequence[LabelledClip], seed: int = 0,
+                   length: int | None = None, scale_range: tuple[float, float] = (0.45, 0.7),
+                   name: str | None = None) -> LabelledClip:
+    """Paste the (single, binary) object of each foreground clip into ``background`` as ids 2, 3, ...
+
+    The background clip's object is id 1. Each pasted object keeps its own motion and appearance (its crop follows
+    its mask in its own clip, scaled by a random factor relative to the background height) and its crop centre
+    moves on a straight line from a random point to its mirror image through the background object's first-frame
+    centroid, so it crosses (occludes) the background object half-way. Later ids are in front. ``length`` defaults
+    to the shortest clip; shorter foregrounds are ping-ponged. Every object keeps at least 16 visible pixels in the
+    first frame (the prompt); paths are resampled (from the same seeded generator) until they do.
+    """
+    rng = np.random.default_rng(seed)
+    length = length or min(len(background), *(len(f) for f in foregrounds))
+    if length > len(background):
+        raise ValueError(f"composite length {length} exceeds the background clip ({len(background)} frames)")
+    H, W = background.size
+    bg_ids = background.object_ids()
+    if not bg_ids:
+        raise ValueError(f"background clip {background.name!r} has no object")
+    first_bg = background.masks[0] > 0
+    if not first_bg.any():
+        raise ValueError(f"background clip {background.name!r}: no object in frame 0")
+    cy, cx = (float(v.mean()) for v in np.nonzero(first_bg))
+    ids = [1] + [k + 2 for k in range(len(foregrounds))]
+    for _attempt in range(20):  # resample the paths until every object is visible in frame 0
+        frames = [f.copy() for f in background.frames[:length]]
+        labels = [(m > 0).astype(np.uint8) for m in background.masks[:length]]
+        paths = []
+        for k, fg in enumerate(foregrounds):
+            obj = k + 2
+            index = pingpong_indices(len(fg), length) if len(fg) < length else list(range(length))
+            scale = float(rng.uniform(*scale_range)) * H / fg.size[0]
+            angle = float(rng.uniform(0, 2 * np.pi))
+            radius = float(rng.uniform(0.25, 0.4)) * min(H, W)
+            start = np.array([np.clip(cy + radius * np.sin(angle), 0.15 * H, 0.85 * H),
+                              np.clip(cx + radius * np.cos(angle), 0.15 * W, 0.85 * W)])
+            end = 2 * np.array([cy, cx]) - start
+            paths.append({"object": obj, "clip": fg.name, "scale": scale, "start_yx": start.round(1).tolist(),
+                          "end_yx": end.round(1).tolist()})
+            for t in range(length):
+                mask = fg.masks[index[t]] > 0
+                if not mask.any():
+                    continue  # the object is absent in its own clip at this frame: absent here too
+                patch, pmask = _object_crop(fg.frames[index[t]], mask, scale)
+                centre = start + (end - start) * (t / max(1, length - 1))
+                top_left = (int(round(centre[0] - pmask.shape[0] / 2)), int(round(centre[1] - pmask.shape[1] / 2)))
+                _paste(frames[t], labels[t], patch, pmask, top_left, obj)
+        if all((labels[0] == i).sum() >= 16 for i in ids):
+            break
+    else:
+        raise ValueError(f"composite {name or background.name!r}: no paths keep every object visible in frame 0 "
+                         f"(try another seed or smaller foreground scales)")
+    source = {"background": background.name, "foregrounds": [f.name for f in foregrounds], "seed": seed,
+              "length": length, "paths": paths}
+    default = "+".join([background.name, *(f.name for f in foregrounds)])
+    return LabelledClip(name or default, frames, labels, source)
+
+
+def write_davis_folder(root: str | os.PathLike, clips: Sequence[LabelledClip], split: str = "val",
+                       resolution: str = "480p") -> Path:
+    """Write clips as a DAVIS-layout folder: ``ImageSets/<split>.txt``, ``JPEGImages/<res>/<seq>/%05d.jpg``,
+    ``Annotations/<res>/<seq>/%05d.png`` (indexed PNGs; binary clips written 0/255 as DAVIS-2016 does)."""
+    from ..data.datasets import write_davis_masks
+
+    root = Path(root)
+    for clip in clips:
+        images = root / "JPEGImages" / resolution / clip.name
+        images.mkdir(parents=True, exist_ok=True)
+        for stem, frame in zip(clip.stems, clip.frames):
+            if not cv2.imwrite(str(images / f"{stem}.jpg"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)):
+                raise OSError(f"cannot write {images / f'{stem}.jpg'}")
+        binary = clip.object_ids() == [1]
+        masks = {s: (m > 0).astype(np.uint8) * 255 if binary else m for s, m in zip(clip.stems, clip.masks)}
+        if binary:
+            ann = root / "Annotations" / resolution / clip.name
+            ann.mkdir(parents=True, exist_ok=True)
+            for stem, m in masks.items():
+                cv2.imwrite(str(ann / f"{stem}.png"), m)
+        else:
+            write_davis_masks(root / "Annotations" / resolution / clip.name, masks)
+    sets = root / "ImageSets"
+    sets.mkdir(parents=True, exist_ok=True)
+    (sets / f"{split}.txt").write_text("".join(f"{c.name}\n" for c in clips))
+    return root
+
+
+__all__ = ["LabelledClip", "load_clip", "resize_clip", "pingpong_indices", "pingpong_video", "composite_clip",
+           "write_davis_folder"]

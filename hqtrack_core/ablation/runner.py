@@ -1,0 +1,273 @@
+"""Run the variants of an ablation row on labelled clips and score them (DAVIS J&F and the VOTS measures).
+
+Per clip and variant, the tracker starts from the first frame's ground truth (semi-supervised protocol) and runs
+the variant's setting: a memory policy, a refiner with its IoU selector, joint or separate tracking, or another
+network. The same label maps are scored twice: with the package's DAVIS evaluator
+(:mod:`hqtrack_core.evaluation.davis`, first and last frames dropped) and, written as a VOTS workspace
+(:func:`~hqtrack_core.data.vots.write_vots_from_labels`), with its VOTS evaluator
+(:func:`~hqtrack_core.evaluation.vots.evaluate_vots`). Latency is the median wall time per propagated frame;
+memory is the peak of the tracker's memory state (bytes of the stored keys/values) and the process's peak RSS.
+
+With the released memory policy (``write="raw"``) refined masks never enter VMOS memory, so every refiner and
+threshold variant of a clip shares one VMOS pass: the refiner runs once per frame and each threshold re-selects
+its proposals (:meth:`~hqtrack_core.refine.base.RefineResult.reselect`), which is exactly what separate runs
+would give. With ``write="refined"`` each (refiner, threshold) pair gets its own pass.
+"""
+
+from __future__ import annotations
+
+import resource
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from ..precision import PrecisionChoice, resolve_precision
+from ..refine.base import Proposals, RefineResult, Refiner
+from .generators import LabelledClip
+from .rows import Row, Variant
+
+
+@dataclass
+class ClipRun:
+    """One variant on one clip: ``labels[t]`` ``(H, W)`` for every frame (frame 0 = the ground truth prompt)."""
+
+    labels: list[np.ndarray]
+    vmos_seconds: list[float] = field(default_factory=list)  # per propagated frame (wall time)
+    refine_seconds: list[float] = field(default_factory=list)
+    memory_bytes: int = 0  # peak bytes of the tracker's memory state
+    cpu_seconds: list[float] = field(default_factory=list)  # process CPU time per propagated frame (VMOS + refiner)
+
+
+class _TimedRefiner(Refiner):
+    """Delegates to a refiner and records the wall time of each ``refine`` call."""
+
+    def __init__(self, inner: Refiner) -> None:
+        super().__init__(inner.threshold, inner.overlap)
+        self.inner, self.seconds = inner, []
+
+    def propose(self, image: np.ndarray, masks: np.ndarray) -> Proposals:
+        return self.inner.propose(image, masks)
+
+    def segment_boxes(self, image: np.ndarray, boxes: np.ndarray) -> Proposals:
+        return self.inner.segment_boxes(image, boxes)
+
+    def refine(self, image, labels, object_ids=None) -> RefineResult:
+        start = time.perf_counter()
+        out = self.inner.refine(image, labels, object_ids)
+        self.seconds.append(time.perf_counter() - start)
+        return out
+
+
+def _memory_bytes(tracker) -> int:
+    return sum(state.nbytes() for state in tracker.memory)
+
+
+def track_joint(tracker, clip: LabelledClip, precision: PrecisionChoice, refiner: Refiner | None = None,
+                max_frames: int | None = None) -> tuple[ClipRun, list[RefineResult | None]]:
+    """All objects of ``clip`` in one tracker (VMOS + optional refiner, :class:`~hqtrack_core.pipeline.HQTrackPipeline`).
+    Returns the raw VMOS run and the refinement of each frame (``None`` on frame 0 or without a refiner)."""
+    from ..pipeline import HQTrackPipeline
+
+    import cv2
+
+    if tracker.groups:  # a used tracker forgets its video (a fresh one is already reset)
+        tracker.reset()
+    cv2.setRNGSeed(0)  # (see refine_runs)
+    timed = _TimedRefiner(refiner) if refiner is not None else None
+    pipeline = HQTrackPipeline(tracker, timed, memory_write=tracker.policy.write)
+    n = len(clip) if max_frames is None else min(len(clip), max_frames)
+    run, refinements = ClipRun([]), []
+    for t in range(n):
+        start, cpu = time.perf_counter(), time.process_time()
+        with precision.autocast():
+            out = pipeline.step(clip.frames[t], mask=clip.masks[0] if t == 0 else None)
+        seconds = time.perf_counter() - start
+        if t:
+            run.cpu_seconds.append(time.process_time() - cpu)
+        run.labels.append(np.asarray(out.raw_labels).astype(np.uint8))
+        refinements.append(out.refinement)
+        if t:
+            refine = timed.seconds[-1] if timed is not None and out.refinement is not None else 0.0
+            run.vmos_seconds.append(seconds - refine)
+            run.refine_seconds.append(refine)
+        run.memory_bytes = max(run.memory_bytes, _memory_bytes(tracker))
+    return run, refinements
+
+
+def track_separate(make_tracker: Callable[[], object], clip: LabelledClip, precision: PrecisionChoice,
+                   max_frames: int | None = None) -> ClipRun:
+    """One tracker per object, each given only its own object; the per-object probabilities are merged as the
+    released code merges object groups (:func:`~hqtrack_core.inference.engine.soft_aggregate`: background
+    probability = product), then arg-max."""
+    from ..inference.engine import channel_argmax, soft_aggregate
+
+    ids = [int(i) for i in np.unique(clip.masks[0]) if i != 0]
+    trackers = [make_tracker() for _ in ids]
+    n = len(clip) if max_frames is None else min(len(clip), max_frames)
+    run = ClipRun([clip.masks[0].astype(np.uint8)])
+    lut = np.array([0, *ids], dtype=np.uint8)
+    with precision.autocast():
+        for tracker, obj in zip(trackers, ids):
+            tracker.step(clip.frames[0], (clip.masks[0] == obj).astype(np.int64))
+    for t in range(1, n):
+        start, cpu = time.perf_counter(), time.process_time()
+        with precision.autocast():
+            outs = [tracker.step(clip.frames[t]) for tracker in trackers]
+        logits = [torch.log(o.probs.float().clamp_min(1e-8))[None] for o in outs]
+        merged = soft_aggregate(logits)[0]
+        run.labels.append(lut[channel_argmax(merged).cpu().numpy()])
+        run.vmos_seconds.append(time.perf_counter() - start)
+        run.cpu_seconds.append(time.process_time() - cpu)
+        run.refine_seconds.append(0.0)
+        run.memory_bytes = max(run.memory_bytes, sum(_memory_bytes(tr) for tr in trackers))
+    return run
+
+
+def refine_runs(refiner: Refiner, clips: Sequence[LabelledClip], runs: Sequence[ClipRun]
+                ) -> tuple[list[list[RefineResult]], list[list[float]]]:
+    """Refine the raw VMOS masks of every propagated frame (exact for ``write="raw"``: the memory never sees the
+    refined masks). Returns the refinements and the seconds per frame, per clip."""
+    import cv2
+
+    results, seconds = [], []
+    for clip, run in zip(clips, runs):
+        cv2.setRNGSeed(0)  # GrabCut draws from OpenCV's global RNG: each clip's refinement independent of history
+        ids = [int(i) for i in np.unique(clip.masks[0]) if i != 0]
+        clip_results, clip_seconds = [], []
+        for t in range(1, len(run.labels)):
+            start = time.perf_counter()
+            clip_results.append(refiner.refine(clip.frames[t], run.labels[t], ids))
+            clip_seconds.append(time.perf_counter() - start)  # (process CPU time of the refiner: not separated)
+        results.append(clip_results)
+        seconds.append(clip_seconds)
+    return results, seconds
+
+
+def score_runs(clips: Sequence[LabelledClip], labels: dict[str, list[np.ndarray]], workspace: Path,
+               variant: str) -> dict:
+    """DAVIS J, F, J&F and VOTS Q, A, R of one variant, per clip and overall.
+
+    ``workspace`` holds the VOTS sequences (written once per clip) and ``results/<variant>/``."""
+    from ..data.vots import write_vots_results, write_vots_sequence
+    from ..evaluation.davis import DavisScore, score_sequence
+    from ..evaluation.vots import evaluate_vots
+
+    davis = DavisScore()
+    names = []
+    for clip in clips:
+        pred = labels[clip.name]
+        gt = clip.masks[: len(pred)]
+        davis.sequences[clip.name] = score_sequence(clip.name, gt, pred, clip.stems[: len(pred)])
+        ids = [int(i) for i in np.unique(np.stack(gt)) if i != 0]
+        seq_dir = workspace / "sequences" / clip.name
+        if not (seq_dir / "sequence").is_file() or len(list((seq_dir / "color").iterdir())) != len(pred):
+            write_vots_sequence(workspace / "sequences", clip.name, clip.frames[: len(pred)],
+                                {str(i): [g == i for g in gt] for i in ids})
+        write_vots_results(workspace / "results" / variant, clip.name, {str(i): [p == i for p in pred] for i in ids})
+        names.append(clip.name)
+    vots = evaluate_vots(workspace / "sequences", workspace / "results" / variant, names).to_json()
+    d = davis.to_json()
+    per_sequence = {
+        name: {"J": s["J"], "F": s["F"], "JF": s["JF"], **{k: vots["sequences"][name][k] for k in ("Q", "A", "R")},
+               "frames": len(labels[name]),
+               # per evaluated frame (1 .. n-2), mean over objects: what a notebook's live slice is checked against
+               "J_frames": np.mean([o.J_frames for o in davis.sequences[name].objects.values()], axis=0).tolist()}
+        for name, s in d["sequences"].items()
+    }
+    return {"J": d["J"], "F": d["F"], "JF": d["JF"], "Q": vots["Q"], "A": vots["A"], "R": vots["R"],
+            "sequences": per_sequence}
+
+
+def _summary(runs: Sequence[ClipRun]) -> dict:
+    vmos = [s for r in runs for s in r.vmos_seconds]
+    refine = [s for r in runs for s in r.refine_seconds]
+    total = [a + b for r in runs for a, b in zip(r.vmos_seconds, r.refine_seconds)]
+    median = lambda v: float(np.median(v)) if v else None  # noqa: E731
+    return {
+        "latency_s_per_frame": median(total), "vmos_s_per_frame": median(vmos), "refiner_s_per_frame": median(refine),
+        "vmos_cpu_s_per_frame": median([s for r in runs for s in r.cpu_seconds]),
+        "memory_state_peak_mb": max(r.memory_bytes for r in runs) / 2**20,
+        "process_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+@dataclass
+class RowContext:
+    """What a row run needs besides the row: the tracker factory per variant and the refiners.
+
+    ``make_tracker(variant)`` returns a fresh :class:`~hqtrack_core.inference.engine.VMOSTracker` with the
+    variant's network and memory policy; ``make_refiner(variant)`` the variant's refiner, or ``None``; a variant
+    for which ``skip(variant)`` returns a reason is reported as not run.
+    """
+
+    make_tracker: Callable[[Variant], object]
+    make_refiner: Callable[[Variant], Refiner | None]
+    skip: Callable[[Variant], str | None]
+    precision: PrecisionChoice
+    max_frames: int | None = None
+
+
+def run_row(row: Row, clips: Sequence[LabelledClip], ctx: RowContext, log: Callable[[str], None] = print) -> list[dict]:
+    """Every variant of ``row`` on ``clips``: a list of per-variant records (scores, latency, memory) in row order;
+    variants that cannot run carry ``status: "not run: ..."`` and no scores."""
+    records: dict[str, dict] = {}
+    labels: dict[str, dict[str, list[np.ndarray]]] = {}
+    summaries: dict[str, dict] = {}
+    vmos_runs: dict[tuple, list[ClipRun]] = {}
+    refinements: dict[tuple, tuple[list[list[RefineResult]], list[list[float]]]] = {}
+    with tempfile.TemporaryDirectory(prefix="hqtrack-ablate-") as tmp:
+        workspace = Path(tmp)
+        for variant in row.variants:
+            reason = ctx.skip(variant)
+            if reason:
+                records[variant.name] = {"status": reason}
+                log(f"{row.name}/{variant.name}: {reason}")
+                continue
+            start = time.perf_counter()
+            if not variant.joint:
+                runs = [track_separate(lambda: ctx.make_tracker(variant), clip, ctx.precision, ctx.max_frames)
+                        for clip in clips]
+                labels[variant.name] = {c.name: r.labels for c, r in zip(clips, runs)}
+                summaries[variant.name] = _summary(runs)
+            else:
+                tracker = ctx.make_tracker(variant)
+                memory_key = (variant.model, tuple(sorted(variant.memory_overrides().items())))
+                if tracker.policy.write == "refined" and variant.refiner != "none":
+                    # refined masks enter memory: this (refiner, threshold) needs its own pass
+                    refiner = ctx.make_refiner(variant)
+                    pairs = [track_joint(tracker, clip, ctx.precision, refiner, ctx.max_frames) for clip in clips]
+                    runs = [p[0] for p in pairs]
+                    refined = [[r.labels for r in p[1][1:]] for p in pairs]
+                else:
+                    if memory_key not in vmos_runs:
+                        vmos_runs[memory_key] = [track_joint(tracker, clip, ctx.precision, None, ctx.max_frames)[0]
+                                                 for clip in clips]
+                    runs = vmos_runs[memory_key]
+                    refined = None
+                    if variant.refiner != "none":
+                        refine_key = (memory_key, variant.refiner)
+                        if refine_key not in refinements:
+                            refinements[refine_key] = refine_runs(ctx.make_refiner(variant), clips, runs)
+                        results, seconds = refinements[refine_key]
+                        runs = [ClipRun(r.labels, r.vmos_seconds, s, r.memory_bytes, r.cpu_seconds)
+                                for r, s in zip(runs, seconds)]
+                        refined = [[res.reselect(variant.threshold).labels for res in clip_results]
+                                   for clip_results in results]
+                labels[variant.name] = {
+                    c.name: r.labels if refined is None else [r.labels[0], *(m.astype(np.uint8) for m in ref)]
+                    for c, r, ref in zip(clips, runs, refined or [None] * len(clips))}
+                summaries[variant.name] = _summary(runs)
+            scores = score_runs(clips, labels[variant.name], workspace, variant.name)
+            records[variant.name] = {"status": "run", **scores, **summaries[variant.name],
+                                     "compute_seconds": time.perf_counter() - start}
+            log(f"{row.name}/{variant.name}: J&F {scores['JF']:.3f}  Q {scores['Q']:.3f}  "
+                f"{summaries[variant.name]['latency_s_per_frame']:.3f} s/frame")
+    return [{"name": v.name, "label": v.label, "variant": v.to_dict(), **records[v.name]} for v in row.variants]
+
+
+__all__ = ["ClipRun", "RowContext", "track_joint", "track_separate", "score_runs", "run_row"]
