@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.hqtrack-setup
 
-.PHONY: setup demo test bench soak notebooks clean
+.PHONY: setup browser demo test bench soak notebooks clean
 
 setup: $(STAMP)
 
@@ -16,11 +16,20 @@ $(STAMP): pyproject.toml requirements-nodeps.txt Makefile
 	$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	@touch $(STAMP)
 
+# Chromium for the player's browser tests (tests/test_player.py; Playwright itself comes with the dev extra):
+# Debian's package, installed only when absent and running as root with apt-get; never fails the build (the
+# browser tests skip without it).
+browser: setup
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  { apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && \
+	    apt-get install -y -q chromium >/dev/null 2>&1; }; }; } || \
+	  echo "make browser: no chromium installed; the browser tests will be skipped"
+
 demo: setup
 	@mkdir -p build figures
 	$(PY) -m papermill --log-output notebooks/00_quickstart.ipynb build/00_quickstart.ipynb
 
-test: setup
+test: setup browser
 	$(PY) -m pytest
 
 bench: setup
