@@ -10,6 +10,7 @@ One overlay everywhere: :func:`hqtrack_core.viz.overlay_labels` (DAVIS palette, 
 - :func:`write_overlay_video`: the same for lists.
 - :func:`preview_indices` / :func:`contact_sheet` / :func:`write_contact_sheet`: ``n`` evenly spaced frames tiled
   in a grid, each captioned (the PNG of ``--preview``).
+- :func:`overlay_panels`: the same frames as a one-row matplotlib figure (notebooks 00, 06, 07).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from .atomic import atomic_path
 from .viz import overlay_labels
 
 __all__ = ["VIDEO_FORMATS", "overlay_frames", "OverlayVideoWriter", "write_overlay_video", "preview_indices",
-           "contact_sheet", "write_contact_sheet", "check_output_suffix"]
+           "contact_sheet", "write_contact_sheet", "overlay_panels", "check_output_suffix"]
 
 VIDEO_FORMATS = (".mp4", ".gif")
 
@@ -180,3 +181,28 @@ def write_contact_sheet(path: str | os.PathLike, images: Sequence[np.ndarray],
     if not ok:  # pragma: no cover - OpenCV fails only on invalid input
         raise ValueError("PNG encoding failed")
     return write_bytes_atomic(path, png.tobytes())
+
+
+def overlay_panels(images: Sequence[np.ndarray], labels: Sequence[np.ndarray], titles: Sequence[str] | None = None,
+                   suptitle: str = "", panel_width: float = 4.0):
+    """A matplotlib ``Figure``: one row of frames with their label maps drawn over (``overlay_labels``), each
+    titled; ``panel_width`` inches per panel."""
+    import matplotlib.pyplot as plt
+
+    if len(images) == 0 or len(images) != len(labels):
+        raise ValueError(f"overlay_panels needs as many label maps as frames (>= 1), got {len(images)} and "
+                         f"{len(labels)}")
+    if titles is not None and len(titles) != len(images):
+        raise ValueError(f"{len(titles)} titles for {len(images)} frames")
+    h, w = np.asarray(images[0]).shape[:2]
+    fig, axes = plt.subplots(1, len(images), figsize=(panel_width * len(images), panel_width * h / w + 0.6),
+                             squeeze=False)
+    for k, (ax, tile) in enumerate(zip(axes[0], overlay_frames(images, labels))):
+        ax.imshow(tile)
+        ax.set_axis_off()
+        if titles is not None:
+            ax.set_title(titles[k], fontsize=10)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
