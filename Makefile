@@ -26,7 +26,7 @@ browser: setup
 	  echo "make browser: no chromium installed; the browser tests will be skipped"
 
 demo: setup
-	@mkdir -p build figures
+	@mkdir -p build
 	$(PY) -m papermill --log-output notebooks/00_quickstart.ipynb build/00_quickstart.ipynb
 
 test: setup browser
@@ -38,9 +38,10 @@ bench: setup
 soak: setup
 	$(PY) -m hqtrack_core.bench soak
 
-# Re-execute every notebook in place (stores the outputs that nbval checks).
+# Re-execute every notebook in place (stores the outputs that nbval checks) and refresh the committed figures
+# (other runs write them to build/figures).
 notebooks: setup
-	for nb in notebooks/[0-9]*.ipynb; do $(PY) -m papermill "$$nb" "$$nb" || exit 1; done
+	for nb in notebooks/[0-9]*.ipynb; do HQTRACK_FIGURES=$(CURDIR)/figures $(PY) -m papermill "$$nb" "$$nb" || exit 1; done
 
 clean:
 	rm -rf build .pytest_cache
