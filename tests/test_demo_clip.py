@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hqtrack_core.data.demo import davis_roots, load_clip, open_sequence
+from hqtrack_core.data.demo import davis_roots, load_clip, open_sequence, osvos_prediction
 from hqtrack_core.data.demo_clip import SIZE_LIMIT, check_clip, demo_davis_root, demo_dir, make_clip
 from hqtrack_core.data.frames import read_frame, resize_frame
 from hqtrack_core.data.masks import read_mask
@@ -45,6 +45,7 @@ def test_demo_clip_loads_without_shared_data(tmp_path, monkeypatch):
         load_clip("", "parkour")
     with pytest.raises(FileNotFoundError, match="not a folder"):
         load_clip(tmp_path / "nowhere")
+    assert osvos_prediction("blackswan", "00003") is None and osvos_prediction("blackswan", "00003", "demo") is None
     half = load_clip("demo", max_frames=2, scale=0.5)
     assert half.size == (120, 214) and half.masks[0].shape == (120, 214)
 
@@ -82,3 +83,10 @@ def test_make_rebuilds_the_shipped_clip(shared_data, tmp_path):
     assert "shared data" in clip.source
     for a, b in zip(clip.masks, shipped_clip.masks):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.shared_data
+def test_osvos_prediction_from_the_shared_data(shared_data):
+    pred = osvos_prediction("blackswan", "00003")
+    assert pred is not None and pred.shape == (480, 854) and pred.max() >= 1
+    assert osvos_prediction("blackswan", "99999") is None

@@ -23,7 +23,7 @@ from .datasets import Video, davis_video
 from .demo_clip import DEMO_SEQUENCE, demo_davis_root
 from .frames import resize_frame
 
-__all__ = ["Clip", "DEMO_SEQUENCE", "davis_roots", "open_sequence", "load_clip"]
+__all__ = ["Clip", "DEMO_SEQUENCE", "davis_roots", "open_sequence", "load_clip", "osvos_prediction"]
 
 RESOLUTIONS = ("480p", "240p")  # looked up in this order in a DAVIS root
 
@@ -116,3 +116,19 @@ def load_clip(data_root: str | os.PathLike | None = "", sequence: str = DEMO_SEQ
     h, w = frames[0][1].shape[:2]
     source = f"DAVIS-2016 {sequence} ({where}), {len(frames)} frames at {w}x{h}"
     return Clip(sequence, frames, masks, source, path)
+
+
+def osvos_prediction(sequence: str, stem: str, data_root: str | os.PathLike | None = "") -> np.ndarray | None:
+    """OSVOS's predicted label map ``(H, W) uint8`` of frame ``stem`` of a dev sequence, from the shared data's
+    ``osvos_davis2017_predictions`` (a real method's output, e.g. the raw mask a refiner starts from); ``None`` when
+    the shared data or that file is absent (the shipped clip has no predictions). ``data_root`` as above."""
+    from ..paths import data_root as shared_root
+    from .masks import read_mask
+
+    if str(data_root or "") == "demo":
+        return None
+    root = shared_root() if not data_root else Path(data_root).expanduser()
+    if root is None:
+        return None
+    path = root / "osvos_davis2017_predictions" / sequence / f"{stem}.png"
+    return read_mask(path) if path.is_file() else None
