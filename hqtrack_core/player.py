@@ -17,10 +17,10 @@ fragment; :func:`save_player` a stand-alone HTML page. The live ``ipywidgets`` s
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import json
 import os
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -120,12 +120,14 @@ def player_html(images: Sequence[np.ndarray], captions: Sequence[str] | None = N
         raise ValueError(f"width must be >= 1, got {width}")
     height = max(1, round(first.shape[0] * width / first.shape[1]))
     captions = [str(c) for c in captions] if captions is not None else [""] * len(images)
-    player_id = f"hqtrack-player-{uuid.uuid4().hex[:12]}"
     tiles = "".join(
         f'<img src="data:image/jpeg;base64,{_jpeg_base64(image, width, quality)}" width="{width}" '
         f'height="{height}" alt="frame {i + 1}" title="{html.escape(caption or f"frame {i + 1}")}" '
         f'style="flex:none;display:block;width:{width}px;height:{height}px;scroll-snap-align:start">'
         for i, (image, caption) in enumerate(zip(images, captions)))
+    # the id is a digest of the content: re-running a cell gives the same output (stable diffs, nbval-checkable)
+    digest = hashlib.sha1(json.dumps([tiles, captions, title, fps]).encode()).hexdigest()[:12]
+    player_id = f"hqtrack-player-{digest}"
     heading = f'<div style="font:bold 13px sans-serif;margin-bottom:4px">{html.escape(title)}</div>' if title else ""
     script = _SCRIPT % {"id": json.dumps(player_id), "captions": json.dumps(captions), "width": width,
                         "fps": json.dumps(float(fps))}

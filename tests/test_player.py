@@ -35,6 +35,8 @@ def test_player_html_embeds_each_frame_once():
     small = player_html(_frames(2, 100, 200), width=50)
     assert 'width="50" height="25"' in small
     assert frame_player(_frames(1))._repr_html_().startswith('<div id="hqtrack-player-')
+    assert player_html(_frames(3)) == player_html(_frames(3))  # deterministic: stable notebook outputs
+    assert player_html(_frames(3)) != player_html(_frames(3), fps=4)
 
 
 @pytest.mark.parametrize("kwargs, match", [
