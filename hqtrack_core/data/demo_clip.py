@@ -23,6 +23,7 @@ import numpy as np
 
 from ..atomic import write_bytes_atomic
 from ..paths import artefacts_dir
+from .frames import resize_frame
 
 DEMO_SEQUENCE = "blackswan"
 DEMO_RESOLUTION = "240p"
@@ -72,13 +73,6 @@ def check_clip(root: str | os.PathLike | None = None) -> list[str]:
     return problems
 
 
-def downscale(image: np.ndarray, short_edge: int = DEMO_SHORT_EDGE, nearest: bool = False) -> np.ndarray:
-    """Resize so that the short edge is ``short_edge`` (see :func:`hqtrack_core.data.frames.resize_frame`)."""
-    from .frames import resize_frame
-
-    return resize_frame(image, short_edge=short_edge, nearest=nearest)
-
-
 def make_clip(source: str | os.PathLike, out: str | os.PathLike, sequence: str = DEMO_SEQUENCE) -> list[Path]:
     """Write the clip of ``sequence`` from the shared data root ``source`` into ``out`` (replaced atomically:
     ``out/davis2016`` and ``out/SHA256SUMS``). Returns the written files, relative to ``out``."""
@@ -98,9 +92,9 @@ def make_clip(source: str | os.PathLike, out: str | os.PathLike, sequence: str =
         masks.mkdir(parents=True)
         (stage / "ImageSets" / "demo.txt").write_text(f"{sequence}\n")
         for stem, image in video.frames():
-            small = downscale(image)
+            small = resize_frame(image, short_edge=DEMO_SHORT_EDGE)
             ok, jpg = cv2.imencode(".jpg", small[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-            mask = downscale(video.mask(stem), nearest=True)
+            mask = resize_frame(video.mask(stem), short_edge=DEMO_SHORT_EDGE, nearest=True)
             ok2, png = cv2.imencode(".png", (mask > 0).astype(np.uint8) * 255)
             if not (ok and ok2):  # pragma: no cover - OpenCV fails only on invalid input
                 raise ValueError(f"cannot encode frame {stem}")
