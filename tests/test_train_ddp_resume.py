@@ -147,13 +147,14 @@ def test_unroll_matches_the_official_engine_training_forward():
     assert worst < 1e-5
 
 
-def test_export_writes_loadable_ema_weights_and_validation_tracker_runs(tmp_path):
+def test_export_writes_loadable_ema_weights_that_the_engine_tracks(tmp_path):
     torch.set_num_threads(1)
     import numpy as np
 
     from hqtrack_core.commands.train import export_model
+    from hqtrack_core.inference.engine import VMOSTracker
+    from hqtrack_core.inference.memory import memory_policy
     from hqtrack_core.model.checkpoint import load_vmos
-    from hqtrack_core.training.evaluate import ValidationTracker
 
     data = make_static_folder(tmp_path / "data")
     cfg = TINY.replace(steps=1, save_every=1)
@@ -165,7 +166,7 @@ def test_export_writes_loadable_ema_weights_and_validation_tracker_runs(tmp_path
     ema = trainer.ema_state_dict()
     for name, value in net.state_dict().items():
         assert torch.allclose(value.float(), ema[name].float().half().float()), name
-    tracker = ValidationTracker(net, long_term_gap=2)
+    tracker = VMOSTracker(net, policy=memory_policy("deaot", long_term_gap=2))
     rng = np.random.default_rng(0)
     mask = np.zeros((49, 57), np.uint8)
     mask[10:30, 10:30] = 1
@@ -175,5 +176,5 @@ def test_export_writes_loadable_ema_weights_and_validation_tracker_runs(tmp_path
         out = tracker.step(rng.integers(0, 255, (49, 57, 3), dtype=np.uint8))
         assert out.labels.shape == (49, 57) and out.labels.max() <= 1
     tracker.reset()
-    with pytest.raises(ValueError, match="first step needs a mask"):
+    with pytest.raises(ValueError, match="first frame needs a mask"):
         tracker.step(rng.integers(0, 255, (49, 57, 3), dtype=np.uint8))

@@ -7,6 +7,8 @@ frame named after the input frame's stem (DAVIS convention). The masks are stage
 only when the whole video is done: a run that fails (or is stopped: Ctrl-C, SIGTERM, SIGHUP) leaves OUT_DIR as it
 was. OUT_DIR holding masks this run would not write (an earlier, longer run) is refused unless --overwrite.
 Inputs, options and weight files are checked before any model is loaded.
+``--overlay OUT.mp4|OUT.gif`` also writes the masks drawn over the frames as a video, ``--preview OUT.png``
+a contact sheet of 8 frames (both atomic).
 """
 
 from __future__ import annotations
@@ -60,6 +62,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         "default: the input size")
     p.add_argument("--device", default="auto", help="auto|cpu|cuda|cuda:N|mps")
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
+    p.add_argument("--overlay", type=Path, default=None,
+                   help="also write the masks drawn over the frames as a video (OUT.mp4 or OUT.gif)")
+    p.add_argument("--overlay-fps", type=float, default=10.0, help="frame rate of --overlay (default 10)")
+    p.add_argument("--preview", type=Path, default=None,
+                   help="also write a contact sheet PNG of 8 evenly spaced frames with their masks")
     p.set_defaults(func=run)
 
 
@@ -78,6 +85,12 @@ def run(args: argparse.Namespace) -> int:
     elif args.refiner_box_margin or args.refiner_single_mask or args.refiner_hq_token_only:
         raise ValueError(
             "--refiner-box-margin / --refiner-single-mask / --refiner-hq-token-only need --refiner hqsam|sam")
+    from ..render import check_output_suffix
+
+    if args.overlay is not None:
+        check_output_suffix(args.overlay, (".mp4", ".gif"), "--overlay")
+    if args.preview is not None:
+        check_output_suffix(args.preview, (".png",), "--preview")
     frames, mask, stems = check_inputs(args)
     device = resolve_device(args.device)
     refiner = build_refiner(args.refiner, checkpoint=args.refiner_checkpoint, model_type=args.refiner_model,
@@ -94,12 +107,31 @@ def run(args: argparse.Namespace) -> int:
     print(f"hqtrack track: model {info}", file=sys.stderr)
     pipeline = HQTrackPipeline(tracker, refiner, memory_write=tracker.policy.write)
 
+    from contextlib import ExitStack
+
+    from ..render import OverlayVideoWriter, preview_indices, write_contact_sheet
+
+    total = len(frames) if args.max_frames is None else min(len(frames), args.max_frames)
+    picks, shown = set(preview_indices(total)), []
     written = 0
-    with atomic_dir(args.out, replace_stale=args.overwrite) as stage:
+    with ExitStack() as outputs:
+        stage = outputs.enter_context(atomic_dir(args.out, replace_stale=args.overwrite))
+        video = outputs.enter_context(OverlayVideoWriter(args.overlay, args.overlay_fps)) if args.overlay else None
         for frame in track_video(pipeline, frames, {stems[0]: mask}, max_frames=args.max_frames, progress=True):
             write_mask(stage / f"{frame.stem}.png", frame.labels)
+            if video is not None:
+                video.add(frame.image, frame.labels)
+            if args.preview is not None and frame.index in picks:
+                shown.append(frame)
             written += 1
+        if args.preview is not None:
+            write_contact_sheet(args.preview, [f.image for f in shown], [f.labels for f in shown],
+                                [f"frame {f.stem}" for f in shown])
     print(f"hqtrack track: wrote {written} masks to {args.out}", file=sys.stderr)
+    if args.overlay is not None:
+        print(f"hqtrack track: wrote the overlay video {args.overlay}", file=sys.stderr)
+    if args.preview is not None:
+        print(f"hqtrack track: wrote the preview {args.preview}", file=sys.stderr)
     return 0
 
 

@@ -29,7 +29,7 @@ from hqtrack_core.data.frames import FrameSource, open_frames
 from hqtrack_core.data.masks import fit_mask_to, read_mask, write_mask
 from hqtrack_core.data.vot_format import MaskRegion
 
-__all__ = ["Video", "davis_videos", "youtube_vos_videos", "vots_video", "folder_video", "video_file", "write_davis_masks"]
+__all__ = ["Video", "davis_videos", "davis_video", "youtube_vos_videos", "vots_video", "folder_video", "video_file", "write_davis_masks"]
 
 
 @dataclass
@@ -127,12 +127,15 @@ def davis_videos(root: str | os.PathLike, resolution: str = "480p", split: str |
     if not images.is_dir():
         raise FileNotFoundError(f"not a DAVIS folder: {images} is missing")
     names = _split_names(root, split, year) or sorted(p.name for p in images.iterdir() if p.is_dir())
-    videos = []
-    for name in names:
-        source = open_frames(images / name)
-        mask_dir = root / "Annotations" / resolution / name if annotations else None
-        videos.append(Video(name, source, _match_masks(name, source, mask_dir, dense=True)))
-    return videos
+    return [davis_video(root, name, resolution, annotations) for name in names]
+
+
+def davis_video(root: str | os.PathLike, name: str, resolution: str = "480p", annotations: bool = True) -> Video:
+    """One DAVIS sequence ``root/JPEGImages/<resolution>/<name>`` (dense annotations checked)."""
+    root = Path(root)
+    source = open_frames(root / "JPEGImages" / resolution / name)
+    mask_dir = root / "Annotations" / resolution / name if annotations else None
+    return Video(name, source, _match_masks(name, source, mask_dir, dense=True))
 
 
 def youtube_vos_videos(root: str | os.PathLike, split: str = "valid") -> list[Video]:

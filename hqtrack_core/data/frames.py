@@ -6,6 +6,8 @@ its ``size``. Images are ``(H, W, 3) uint8`` RGB arrays (OpenCV's BGR is convert
 frames of one name (``00002.jpg`` and ``00002.png``) is refused: their masks would share one file. A video
 that ends before the frame count its container announces (a truncated download) gives a warning saying how
 many frames were decoded.
+``resize_frame`` resizes a frame or a label map by a factor or to a short edge (one rule for every notebook
+and the demo clip).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import cv2
 import numpy as np
 
 __all__ = ["FRAME_SUFFIXES", "VIDEO_SUFFIXES", "natural_key", "list_frames", "read_frame", "FrameSource",
-           "open_frames"]
+           "open_frames", "resize_frame"]
 
 FRAME_SUFFIXES = (".jpg", ".jpeg", ".png")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
@@ -158,3 +160,28 @@ def open_frames(source: str | os.PathLike) -> FrameSource:
     finally:
         capture.release()
     return FrameSource(path=path, frames=None, _count=count, _size=size)
+
+
+def resize_frame(image: np.ndarray, scale: float | None = None, short_edge: int | None = None,
+                 nearest: bool = False) -> np.ndarray:
+    """Resize a frame ``(H, W, 3)`` or a label map ``(H, W)`` by ``scale`` or to a ``short_edge`` (give one).
+
+    Frames use ``INTER_AREA`` (anti-aliased downscaling); ``nearest=True`` (label maps: ids are never blended)
+    uses ``INTER_NEAREST``. Output sides are ``round(side * factor)``, at least 1; factor 1 returns the input.
+    """
+    if (scale is None) == (short_edge is None):
+        raise ValueError("resize_frame: give exactly one of scale= or short_edge=")
+    image = np.asarray(image)
+    if image.ndim not in (2, 3):
+        raise ValueError(f"resize_frame: expected (H, W) or (H, W, 3), got shape {image.shape}")
+    h, w = image.shape[:2]
+    if short_edge is not None:
+        if short_edge < 1:
+            raise ValueError(f"resize_frame: short_edge must be >= 1, got {short_edge}")
+        scale = short_edge / min(h, w)
+    if not scale > 0:
+        raise ValueError(f"resize_frame: scale must be > 0, got {scale}")
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    if size == (w, h):
+        return image
+    return cv2.resize(image, size, interpolation=cv2.INTER_NEAREST if nearest else cv2.INTER_AREA)

@@ -1,9 +1,12 @@
 """Validate a trained VMOS on DAVIS sequences (semi-supervised: first-frame ground truth as the prompt).
 
-The same loop as ``hqtrack track`` + ``hqtrack eval davis`` (``hqtrack_core.tracking.track_video`` and
+The same loop as ``hqtrack track`` + ``hqtrack eval davis`` (the inference engine's
+:class:`~hqtrack_core.inference.engine.VMOSTracker`, ``hqtrack_core.tracking.track_video`` and
 ``hqtrack_core.evaluation.davis``), in one call for notebooks and training reports, with two extra knobs:
 ``max_frames`` (a quick look at the start of a sequence) and ``max_short_edge`` (run the network on frames
 downscaled to that short edge, e.g. 240 for a model trained on 240p clips; masks are scored at full size).
+A bare network is tracked with the memory policy ``"deaot"`` (DeAOT's DAVIS setting: reference pinned, one
+long-term entry every 5 frames, unbounded, previous frame as short-term), unless ``memory`` names another.
 """
 
 from __future__ import annotations
@@ -14,16 +17,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 
 @dataclass
 class DavisRun:
-    """Predictions and scores of one validation run."""
+    """Predictions and scores of one validation run (``root`` / ``resolution``: where its frames are)."""
 
     score: object  # hqtrack_core.evaluation.davis.DavisScore
     predictions: dict[str, list[np.ndarray]] = field(default_factory=dict)
     seconds_per_frame: float = float("nan")
+    root: Path | None = None
+    resolution: str = "480p"
 
     def table(self) -> str:
         data = self.score.to_json()
@@ -33,22 +37,44 @@ class DavisRun:
         lines.append(f"{'mean':<12} {data['JF']:6.3f} {data['J']:6.3f} {data['F']:6.3f}")
         return "\n".join(lines)
 
+    def overlay_figure(self, sequence: str, n: int = 4):
+        """A row of ``n`` evenly spaced frames of ``sequence`` with the predicted masks drawn over (matplotlib
+        ``Figure``), titled with the frame and its J."""
+        from ..data.datasets import davis_video
+        from ..evaluation.davis import jaccard
+        from ..render import overlay_panels, preview_indices
+
+        if sequence not in self.predictions:
+            raise KeyError(f"sequence {sequence!r} was not evaluated in this run; evaluated: {sorted(self.predictions)}")
+        preds = self.predictions[sequence]
+        picks = preview_indices(len(preds), n)
+        video = davis_video(self.root, sequence, self.resolution)
+        shown = [(stem, image) for t, (stem, image) in zip(range(len(preds)), video.frames()) if t in picks]
+        objects = [int(i) for i in np.unique(video.mask(video.stems[0])) if i]
+        titles = []
+        for t, (stem, _) in zip(picks, shown):
+            gt = video.mask(stem)
+            j = np.mean([jaccard(gt == obj, preds[t] == obj) for obj in objects]) if objects else float("nan")
+            titles.append(f"{sequence} frame {stem}: J {j:.2f}")
+        return overlay_panels([image for _, image in shown], [preds[t] for t in picks], titles)
+
 
 def evaluate_davis_sequences(tracker, root: str | os.PathLike, sequences: list[str], resolution: str = "480p",
                              max_frames: int | None = None, max_short_edge: int | None = None,
-                             progress: bool = False) -> DavisRun:
+                             progress: bool = False, memory: str = "deaot") -> DavisRun:
     """Track each sequence from its first ground-truth mask and score J&F (first/last frames dropped).
 
     ``tracker``: a :class:`hqtrack_core.inference.engine.VMOSTracker` (reset before each sequence), or a bare
-    VMOS network, which is then run by :class:`ValidationTracker`.
+    VMOS network, tracked by a ``VMOSTracker`` with the memory policy ``memory`` (default ``"deaot"``).
     """
     from ..data.datasets import davis_videos
     from ..evaluation.davis import DavisScore, score_sequence
-    from ..inference.engine import ResizePolicy
+    from ..inference.engine import ResizePolicy, VMOSTracker
+    from ..inference.memory import memory_policy
     from ..tracking import track_video
 
     if isinstance(tracker, torch.nn.Module):
-        tracker = ValidationTracker(tracker)
+        tracker = VMOSTracker(tracker.eval(), policy=memory_policy(memory))
     root = Path(root)
     videos = {v.name: v for v in davis_videos(root, resolution)}
     missing = [s for s in sequences if s not in videos]
@@ -57,7 +83,7 @@ def evaluate_davis_sequences(tracker, root: str | os.PathLike, sequences: list[s
     tracker.resize = None if max_short_edge is None else ResizePolicy(max_short_edge=max_short_edge,
                                                                       max_long_edge=None)
     score = DavisScore()
-    run = DavisRun(score)
+    run = DavisRun(score, root=root, resolution=resolution)
     seconds, count = 0.0, 0
     for name in sequences:
         video = videos[name]
@@ -75,72 +101,6 @@ def evaluate_davis_sequences(tracker, root: str | os.PathLike, sequences: list[s
         run.predictions[name] = preds
     run.seconds_per_frame = seconds / max(count, 1)
     return run
-
-
-class ValidationTracker:
-    """Minimal single-group tracker over the network's tensor methods, for validating a training run
-    without the inference engine: the reference frame is pinned in long-term memory, every
-    ``long_term_gap``-th frame is added to it, the previous frame is the short-term memory (DeAOT's DAVIS
-    setting: gap 5, skip 1). At most ``max_obj_num`` objects with ids 1..N; memory is unbounded.
-    ``step(image, mask=None)`` like :class:`~hqtrack_core.inference.engine.VMOSTracker`.
-    """
-
-    def __init__(self, model: torch.nn.Module, long_term_gap: int = 5, resize=None) -> None:
-        self.model = model.eval()
-        self.long_term_gap = long_term_gap
-        self.resize = resize
-        self.reset()
-
-    def reset(self) -> None:
-        self.frame_index = -1
-        self.long_k = self.long_v = self.short_k = self.short_v = None
-        self.n_objects = 0
-        self.last_mem = 0
-
-    @torch.no_grad()
-    def step(self, image: np.ndarray, mask: np.ndarray | None = None):
-        from types import SimpleNamespace
-
-        from ..model.gpm import LayerMemory
-        from ..inference.engine import normalize_image
-        from .unroll import one_hot
-
-        m = self.model
-        self.frame_index += 1
-        h, w = image.shape[:2]
-        size = self.resize.size_for(h, w) if self.resize is not None else (h, w)
-        device = next(m.parameters()).device
-        x = normalize_image(image, size=size, device=device)
-        feats = m.encode(x)
-        k1 = m.max_obj_num + 1
-        if mask is not None:
-            labels = torch.from_numpy(np.asarray(mask, dtype=np.int64)).to(device)[None]
-            self.n_objects = int(labels.max())
-            if self.n_objects >= k1:
-                raise ValueError(f"at most {k1 - 1} objects, got ids up to {self.n_objects}")
-            small = F.interpolate(labels[:, None].float(), size=size, mode="nearest")[:, 0].long()
-            emb = m.id_embedding(one_hot(small, k1))
-            prop = m.propagate(feats, id_emb=emb)
-            self.long_k, self.long_v = m.memory_entry(prop, emb)
-            self.short_k, self.short_v = self.long_k, self.long_v
-            self.last_mem = self.frame_index
-            return SimpleNamespace(labels=np.asarray(mask).astype(np.uint8))
-        if self.long_k is None:
-            raise ValueError("the first step needs a mask")
-        memories = [LayerMemory(*t) for t in zip(self.long_k, self.long_v, self.short_k, self.short_v)]
-        prop = m.propagate(feats, memories)
-        logits = m.decode(prop, feats)[:, : self.n_objects + 1]
-        logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=True)
-        pred_small = logits.argmax(1)
-        emb = m.id_embedding(one_hot(pred_small, k1))
-        self.short_k, self.short_v = m.memory_entry(prop, emb)
-        if self.frame_index - self.last_mem >= self.long_term_gap:
-            self.long_k = [torch.cat([n, o], dim=1) for n, o in zip(self.short_k, self.long_k)]
-            self.long_v = [torch.cat([n, o], dim=1) for n, o in zip(self.short_v, self.long_v)]
-            self.last_mem = self.frame_index
-        if size != (h, w):
-            logits = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=True)
-        return SimpleNamespace(labels=logits.argmax(1)[0].cpu().numpy().astype(np.uint8))
 
 
 def load_trained_vmos(path: str | os.PathLike | None = None) -> torch.nn.Module:
