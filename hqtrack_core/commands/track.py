@@ -55,6 +55,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="run the network at this short edge (masks are written at the input size); "
                         "default: the input size")
     p.add_argument("--device", default="auto", help="auto|cpu|cuda|cuda:N|mps")
+    p.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="auto",
+                   help="network precision: auto (default) = bf16 where the CPU has AMX/AVX512-BF16 or the GPU "
+                        "supports it, else fp32; fp32 = exact; masks are the same format either way")
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
     p.set_defaults(func=run)
 
@@ -79,10 +82,13 @@ def run(args: argparse.Namespace) -> int:
     if len(frames) == 0:
         raise ValueError(f"no frames in {args.input}")
     tracker, info = load_tracker(args.model, args.checkpoint, device=args.device, memory=args.memory,
-                                 short_edge=args.short_edge)
-    print(f"hqtrack track: model {info}", file=sys.stderr)
+                                 short_edge=args.short_edge, precision=args.precision)
     refiner = build_refiner(args.refiner, checkpoint=args.refiner_checkpoint, model_type=args.refiner_model,
-                            device=tracker.device, **options)
+                            device=tracker.device, precision=tracker.precision, **options)
+    refined = "none" if refiner is None else args.refiner
+    if args.refiner in ("hqsam", "sam"):
+        refined += f" ({args.refiner_model}, precision {tracker.precision.name})"
+    print(f"hqtrack track: model {info}, refiner {refined}", file=sys.stderr)
     pipeline = HQTrackPipeline(tracker, refiner, memory_write=tracker.policy.write)
 
     first_stem = frames.stems[0]

@@ -47,6 +47,16 @@ class DWConv2d(nn.Module):
         return x2d.permute(0, 2, 3, 1).reshape(b, h * w, c)
 
 
+def _reduced_dtype(x: torch.Tensor) -> torch.dtype | None:
+    """The low-precision dtype ``x`` is computed in (its own, or autocast's for an fp32 ``x``); None for fp32."""
+    if x.dtype in (torch.bfloat16, torch.float16):
+        return x.dtype
+    kind = x.device.type
+    if x.dtype == torch.float32 and torch.is_autocast_enabled(kind):
+        return torch.get_autocast_dtype(kind)
+    return None
+
+
 def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float,
             bias: torch.Tensor | None = None) -> torch.Tensor:
     """``softmax(q k^T * scale + bias) v`` for ``q (B, L, D)``, ``k (B, M, D)``, ``v (B, M, E)``.
@@ -54,7 +64,21 @@ def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float,
     Plain ``bmm`` / softmax / ``bmm``: on CPU this beats ``scaled_dot_product_attention`` here (its math
     path adds "safe softmax" passes for -inf masks, and its flash kernel needs equal q/k/v widths), and it
     keeps the official operation order (query scaled before the product).
+
+    Reduced precision (``v`` in bf16/fp16, or under autocast): the logits ``q k^T`` and the softmax run in
+    fp32 (a bf16 logit of size ~20 is off by ~0.1, which moves the attention weights by ~10 %; with
+    ``d_att`` much narrower than ``v`` this product is the small one), the weighted sum ``attn v`` in the
+    low precision. fp32 inputs take the exact fp32 path.
     """
+    low = _reduced_dtype(v)
+    if low is not None:
+        with torch.autocast(v.device.type, enabled=False):
+            qf, kt = q.float(), k.float().transpose(1, 2)
+            if bias is None:
+                logits = torch.bmm(qf * scale, kt)
+            else:
+                logits = torch.baddbmm(bias.float(), qf, kt, alpha=scale)
+            return torch.bmm(torch.softmax(logits, dim=-1).to(low), v.to(low))
     if bias is None:
         logits = torch.bmm(q * scale, k.transpose(1, 2))
     else:
