@@ -25,15 +25,14 @@ import torch
 import torch.nn.functional as F
 
 from ..model.gpm import LayerMemory
+from ..model.low_precision import low_precision_copy
 from ..model.vmos import VMOS, Features, Propagation, inference_copy
 from ..precision import PrecisionChoice, resolve_precision
 from .memory import MEMORY_PRESETS, MemoryEntry, MemoryPolicy, MemoryState
 from .objects import ObjectManager
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
-# bf16/fp16 trackers run a copy of the network with weights stored in that dtype (autocast would otherwise
-# cast every weight on every call); measured in NOTES_bf16.md. A module constant so a benchmark can compare.
-LOW_PRECISION_WEIGHTS = True
+
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
@@ -221,9 +220,10 @@ class VMOSTracker:
 
     ``precision``: ``"fp32"`` (default: the exact path the parity tests use), ``"bf16"``, ``"fp16"`` (GPU) or
     ``"auto"`` (see :func:`hqtrack_core.precision.resolve_precision`); after construction it holds the resolved
-    :class:`~hqtrack_core.precision.PrecisionChoice`. In bf16/fp16 the network runs under autocast on a copy
-    whose weights are stored in that dtype (no per-call weight casts; norms and attention softmax stay fp32),
-    memory is kept in that dtype, and ``probs`` / ``logits`` come back in fp32.
+    :class:`~hqtrack_core.precision.PrecisionChoice`. In bf16/fp16 the network runs under autocast on
+    :func:`~hqtrack_core.model.low_precision.low_precision_copy` (weights stored in that dtype, channels-last;
+    attention logits and softmax in fp32), memory is kept in that dtype, and ``probs`` / ``logits`` come back in
+    fp32.
     """
 
     model: VMOS
@@ -243,9 +243,10 @@ class VMOSTracker:
     def reset(self) -> None:
         """Forget the video (memory, objects, sizes); re-snapshot the model's current weights."""
         if self.optimize:
-            self.net = inference_copy(self.model).to(self.device)
-            if self.precision.reduced and LOW_PRECISION_WEIGHTS:
-                self.net = self.net.to(self.precision.dtype)
+            if self.precision.reduced:
+                self.net = low_precision_copy(self.model, self.precision.dtype, self.device)
+            else:
+                self.net = inference_copy(self.model).to(self.device)
         else:
             self.net = self.model.to(self.device).eval()
         self.objects = ObjectManager(self.model.max_obj_num)

@@ -57,6 +57,12 @@ def _reduced_dtype(x: torch.Tensor) -> torch.dtype | None:
     return None
 
 
+def _bias_dtype(q: torch.Tensor) -> torch.dtype:
+    """The local attention's additive bias is built in the dtype of the logits: fp32 for a bf16/fp16 ``q`` (the
+    logits of the reduced path are fp32, see :func:`_attend`), ``q``'s own dtype otherwise."""
+    return torch.float32 if _reduced_dtype(q) is not None else q.dtype
+
+
 def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float,
             bias: torch.Tensor | None = None) -> torch.Tensor:
     """``softmax(q k^T * scale + bias) v`` for ``q (B, L, D)``, ``k (B, M, D)``, ``v (B, M, E)``.
@@ -191,8 +197,9 @@ def local_attention_dense(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, rel
     h, w = size_2d
     b, L, _ = q.shape
     index, valid = _window_index(h, w, max_dis, dilation, str(q.device))
-    src = rel.masked_fill(~valid, float("-inf"))
-    bias = torch.full((b, L, L + 1), float("-inf"), dtype=q.dtype, device=q.device)
+    dtype = _bias_dtype(q)
+    src = rel.to(dtype).masked_fill(~valid, float("-inf"))
+    bias = torch.full((b, L, L + 1), float("-inf"), dtype=dtype, device=q.device)
     bias = bias.scatter(2, index.unsqueeze(0).expand(b, -1, -1), src)[:, :, :L]
     return _attend(q, k, v, scale, bias.contiguous())
 
@@ -228,8 +235,9 @@ def local_attention_blocked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, r
     # Key validity (inside the image) per tile position, as an additive -inf mask.
     ones = torch.ones(1, h, w, 1, dtype=q.dtype, device=q.device)
     inside = key_tiles(ones.expand(b, h, w, 1).reshape(b, L, 1))[..., 0] > 0  # (b*nb, kw*kw)
-    rel_t = query_tiles(rel)  # (b*nb, bb, win2)
-    bias = torch.full((b * nb, block * block, kw * kw), float("-inf"), dtype=q.dtype, device=q.device)
+    dtype = _bias_dtype(q)
+    rel_t = query_tiles(rel.to(dtype))  # (b*nb, bb, win2)
+    bias = torch.full((b * nb, block * block, kw * kw), float("-inf"), dtype=dtype, device=q.device)
     bias = bias.scatter(2, pos.unsqueeze(0).expand(b * nb, -1, -1), rel_t)
     bias = bias.masked_fill(~inside.unsqueeze(1), float("-inf"))
     # Padded queries (outside the image) always see some real key (tile < window), so no row is all -inf.
