@@ -216,6 +216,8 @@ def run(official: str | Path | None = None, frames: int = 5, threads: int = THRE
         for _ in range(rounds):
             for side in sides:
                 runs[side].append(_run_side(side, frames, path, Path(tmp), threads))
+                print(f"  ran {side}: frames {[round(t, 2) for t in runs[side][-1]['times']]} s, "
+                      f"load {runs[side][-1]['loadavg']:.1f}", flush=True)
     out: dict = {"hqtrack_vmos_bench_threads": threads, "hqtrack_vmos_bench_rounds": rounds}
     names = {"ours": "hqtrack_vmos", "ours_bf16": "hqtrack_vmos_bf16", "official": "official_hqtrack_vmos"}
     lat = {side: _median(r, "times") for side, r in runs.items()}
