@@ -34,6 +34,7 @@ def test_profile_prints_the_op_table_and_a_share_of_the_peak(capsys):
     assert matmul_peak_gflops(torch.float32, 64, 1) > 0
 
 
+@pytest.mark.slow
 def test_peer_sam2_toy_run():
     pytest.importorskip("sam2")
     from hqtrack_core.bench.peer_sam2 import run
