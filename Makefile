@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml requirements-nodeps.txt Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=24"
 	$(PY) -m pip install --quiet -e '.[dev]'
-	$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
+	SAM2_BUILD_CUDA=0 $(PY) -m pip install --quiet --no-deps --no-build-isolation -r requirements-nodeps.txt
 	@touch $(STAMP)
 
 # Chromium for the player's browser tests (tests/test_player.py; Playwright itself comes with the dev extra):

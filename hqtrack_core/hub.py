@@ -15,6 +15,7 @@ import torch
 from .inference.engine import ResizePolicy, VMOSTracker
 from .inference.memory import memory_policy
 from .paths import artefacts_dir
+from .precision import PrecisionChoice, resolve_precision
 
 DEFAULT_MODEL = "hqtrack_teach"
 
@@ -77,15 +78,21 @@ def load_vmos_model(model: str | None = None, checkpoint: str | Path | None = No
 
 def load_tracker(model: str | None = None, checkpoint: str | Path | None = None, device="auto",
                  memory: str = "released", short_edge: int | None = None,
-                 pretrained_encoder: bool = False) -> tuple[VMOSTracker, str]:
+                 pretrained_encoder: bool = False, precision: str | PrecisionChoice = "auto"
+                 ) -> tuple[VMOSTracker, str]:
     """A ready :class:`VMOSTracker` and a one-line description of what was loaded (``model``, ``checkpoint``,
     ``pretrained_encoder``: see :func:`load_vmos_model`; the network is ``tracker.model``).
 
     ``short_edge``: run the network with the frame's short edge resized to this (sides snapped to 16k+1);
     masks come back at the input size. ``None``: the input size as it is.
+    ``precision``: ``"auto"`` (default: bf16 where the CPU has a bf16 instruction or the GPU supports it, else
+    fp32), ``"fp32"`` (exact), ``"bf16"``, ``"fp16"`` (GPU); the description says which and why.
     """
+    target = resolve_device(device)
+    choice = resolve_precision(precision, target)  # a bad name fails before the weights load
     net, description = load_vmos_model(model, checkpoint, pretrained_encoder=pretrained_encoder)
     resize = None if short_edge is None else ResizePolicy(min_short_edge=short_edge, max_short_edge=short_edge)
-    tracker = VMOSTracker(net.eval(), policy=memory_policy(memory), device=resolve_device(device), resize=resize)
+    tracker = VMOSTracker(net.eval(), policy=memory_policy(memory), device=target, resize=resize, precision=choice)
     size = "input size" if short_edge is None else f"short edge {short_edge}"
-    return tracker, f"{description}, memory policy {memory!r}, {size}, device {tracker.device}"
+    return tracker, (f"{description}, {size}, precision {choice.describe()}, memory policy {memory!r}, "
+                     f"device {tracker.device}")

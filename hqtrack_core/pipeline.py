@@ -74,6 +74,14 @@ class HQTrackPipeline:
         self.refiner = refiner
         self.memory_write: MemoryWrite = memory_write
 
+    @property
+    def precision(self) -> dict[str, str]:
+        """The resolved precision of each part (``{"tracker": "bf16", "refiner": "bf16"}``); a part without a
+        ``precision`` (the classical refiner, a custom tracker) is left out."""
+        parts = {"tracker": self.tracker, "refiner": self.refiner}
+        return {name: part.precision.name for name, part in parts.items()
+                if getattr(part, "precision", None) is not None and hasattr(part.precision, "name")}
+
     def step(
         self, image: np.ndarray, mask: np.ndarray | None = None, objects: Sequence[int] | None = None
     ) -> PipelineOutput:

@@ -61,6 +61,17 @@ def test_dcn_module_zero_offsets_is_a_mask_weighted_3x3_conv():
     assert (out - expected).abs().max() < 1e-5
 
 
+def test_dcn_core_bf16_close_to_fp32():
+    """bf16 inputs (as under autocast) keep fp32 coordinates: the output stays within bf16 rounding of fp32."""
+    data = np.load(FIXTURES / "dcnv3_core_parity.npz")
+    x, offset, mask = (torch.from_numpy(data[f"case0_{n}"]) for n in ("x", "offset", "mask"))
+    ref = torch.from_numpy(data["case0_out"])
+    out = dcnv3_core(x.bfloat16(), offset.bfloat16(), mask.bfloat16(), group=4)
+    assert out.dtype == torch.bfloat16
+    err = (out.float() - ref).abs().max().item()
+    assert err <= 0.02 * ref.abs().max().item(), err
+
+
 def test_dcn_core_rejects_bad_shapes():
     x = torch.zeros(1, 4, 4, 8)
     with pytest.raises(ValueError, match="offset needs"):

@@ -14,6 +14,32 @@ Keys of ``figures/bench.json`` (all measured on the machine that ran ``make benc
 - ``hqtrack_vmos``: ``hqtrack_vmos_latency_ratio_vs_official_480p``, the two latencies, peak RSS and max logit
   difference vs the official HQTrack VMOS (needs ``HQTRACK_OFFICIAL`` = a CPU-patched checkout, see
   ``data/fixtures/README.md``; reports "official not available" otherwise).
+- ``hqtrack_vmos`` also runs ours in bf16 (the network ``VMOSTracker(precision="bf16")`` runs), interleaved
+  with ours fp32 and the official fp32 (A B C A B C, ``--rounds``): ``hqtrack_vmos_bf16_latency_s_480p``,
+  ``hqtrack_vmos_bf16_cpu_s_480p``, ``hqtrack_vmos_bf16_peak_rss_mb_480p``,
+  ``hqtrack_vmos_latency_ratio_vs_official_480p_bf16`` (ours bf16 / official fp32; goal <= 0.15),
+  ``hqtrack_vmos_cpu_ratio_vs_official_480p_bf16``, ``hqtrack_vmos_bf16_speedup_480p`` (ours fp32 / ours bf16),
+  ``hqtrack_vmos_bf16_max_abs_logit_diff_vs_fp32_480p``, ``*_bench_loadavg_480p`` per side (max 1-min load
+  average after its runs) and ``hqtrack_vmos_bench_rounds``; then ``bench/profile.py``: the per-op table of one
+  bf16 frame (``torch.profiler``, printed; top ops in ``hqtrack_vmos_profile_top_ops_bf16`` as
+  ``[op, self CPU ms, calls]``), ``hqtrack_vmos_gflop_per_frame_480p`` (``FlopCounterMode``),
+  ``bf16_matmul_peak_gflops`` / ``fp32_matmul_peak_gflops`` (2048^2 ``torch.mm``, same threads, same run),
+  ``vmos_share_of_bf16_peak`` (FLOPs / bf16 latency / bf16 peak; goal >= 0.25) and ``profile_loadavg``.
+- ``vmos`` also runs ours in bf16 (``VMOSTracker(precision="bf16")``) beside ours fp32:
+  ``vmos_bf16_latency_s_{480p,240p}``, ``vmos_bf16_cpu_s_*``, ``vmos_bf16_latency_ratio_vs_official_*`` (goal at
+  480p <= 0.2), ``vmos_bf16_max_abs_logit_diff_*`` (vs the official fp32 logits), ``vmos_bf16_bench_loadavg_*``.
+- ``peer_sam2``: the SAM 2.1 tiny video predictor (PyPI ``sam2``, random weights from its config) and our HQTrack
+  VMOS on the same DAVIS 480p frames, 2 objects, alternating: ``sam2_tiny_latency_s_480p`` (+ ``_bf16``),
+  ``hqtrack_vmos_davis_latency_s_480p`` (+ ``_bf16``), ``vmos_latency_ratio_vs_sam2_480p`` (ours bf16 / SAM 2
+  bf16; goal <= 0.2, i.e. >= 5x faster) and ``vmos_latency_ratio_vs_sam2_480p_fp32``, ``sam2_bench_loadavg``.
+- ``bf16``: ``teach_fps_240p`` / ``teach_fps_240p_bf16`` (committed teaching model, 240 short edge; goal >= 30),
+  ``teach_bench_loadavg``; ``train_step_s_fp32`` / ``train_step_s_bf16`` / ``train_step_speedup_bf16``
+  (``cpu_teach_stage2``, batch 4, crop 241; goal >= 2.5), ``train_bench_loadavg``;
+  ``refiner_vit_tiny_latency_s`` / ``refiner_vit_tiny_latency_s_bf16`` / ``refiner_vit_tiny_bf16_speedup``
+  (our HQ-SAM path), ``refiner_bench_loadavg``.
+- ``fast_jf_*`` (``fast_jf_fp32_dev``, ``fast_jf_bf16_dev``, ``fast_jf_delta_dev``): J&F of the teaching model on
+  the 4 dev sequences per precision, written by ``python -m hqtrack_core.evaluation.precision_agreement`` (see
+  there), not by ``make bench``.
 - ``refiner``: ``refiner_speedup_5_objects`` (our path: one image encoding per frame, all boxes in one decoder
   batch, the fast kernels of ``refine/sam_kernels.py``; vs the released tracker's: the package's ``SamPredictor``
   on the unmodified model, one encoding per object; vit_tiny, 5 objects, 480p), ``refiner_speedup_5_objects_cpu_time``,
@@ -26,4 +52,4 @@ Keys of ``figures/bench.json`` (all measured on the machine that ran ``make benc
   memory, 10,000 frames) and ``soak_unbounded_*`` (DeAOT's growing memory, for contrast).
 """
 
-BENCHMARKS = ("vmos", "hqtrack_vmos", "refiner", "soak", "eval")
+BENCHMARKS = ("vmos", "hqtrack_vmos", "peer_sam2", "bf16", "refiner", "soak", "eval")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 
 from . import BENCHMARKS
@@ -14,7 +15,14 @@ from .record import bench_path, update_bench
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hqtrack_core.bench")
     parser.add_argument("names", nargs="+", choices=(*BENCHMARKS, "all"))
+    parser.add_argument("--official", metavar="DIR", default=None,
+                        help="CPU-patched copy of the official HQTrack code for hqtrack_vmos (see "
+                             "data/fixtures/README.md); default $HQTRACK_OFFICIAL, else that side is skipped")
     args = parser.parse_args(argv)
+    if args.official is not None:
+        from .hqtrack_vmos import ENV_OFFICIAL, official_path
+
+        os.environ[ENV_OFFICIAL] = str(official_path(args.official))  # a wrong folder fails here, before any run
     names = BENCHMARKS if "all" in args.names else tuple(args.names)
     for name in names:
         print(f"== benchmark {name}", flush=True)

@@ -37,6 +37,7 @@ ENV_OFFICIAL = "HQTRACK_OFFICIAL"
 HEIGHT, WIDTH, N_OBJECTS = 480, 854, 2
 LONG_TERM_GAP, SHORT_TERM_SKIP = 50, 4
 THREADS = 2
+SIDES_OURS = {"ours": "fp32", "ours_bf16": "bf16"}
 
 
 def synthetic_video(frames: int, height: int = HEIGHT, width: int = WIDTH) -> tuple[torch.Tensor, torch.Tensor]:
@@ -63,26 +64,63 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-@torch.inference_mode()
-def run_ours(frames: int) -> tuple[list[float], list[float], list[np.ndarray]]:
-    from ..inference.engine import GroupEngine
-    from ..inference.memory import memory_policy
-    from ..model.init_rules import apply_name_rule
-    from ..model.multiscale import build_multiscale_vmos
+def build_ours(precision: str = "fp32"):
+    """Our HQTrack VMOS with name-rule weights and the network the tracker runs at ``precision``.
 
-    images, labels = synthetic_video(frames)
+    Returns ``(choice, net)``: fp32 runs the model itself (the exact path); bf16 runs
+    :func:`~hqtrack_core.model.low_precision.low_precision_copy` (what ``VMOSTracker(precision="bf16")`` runs).
+    """
+    from ..model.init_rules import apply_name_rule
+    from ..model.low_precision import low_precision_copy
+    from ..model.multiscale import build_multiscale_vmos
+    from ..precision import resolve_precision
+
+    choice = resolve_precision(precision)
     model = build_multiscale_vmos("hqtrack_vmos").eval()
     apply_name_rule(model)
-    engine = GroupEngine(model, memory_policy("released", long_term_gap=LONG_TERM_GAP,
-                                                        short_term_skip=SHORT_TERM_SKIP))
-    engine.add_reference(model.encode(images[0:1]), labels[0:1], 0)
+    net = low_precision_copy(model, choice.dtype, torch.device("cpu")) if choice.reduced else model
+    return choice, net
+
+
+class OursFrames:
+    """Drive our engine frame by frame the way the bench times it (encode + propagate + decode + memory write).
+
+    ``images (T, 3, H, W)`` normalised, ``labels (T, H, W)``; frame 0 is the reference. ``frame(t)`` returns the
+    fp32 logits ``(1, N_OBJECTS + 1, H, W)``.
+    """
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, precision: str = "fp32") -> None:
+        from ..inference.engine import GroupEngine
+        from ..inference.memory import memory_policy
+
+        self.choice, self.net = build_ours(precision)
+        self.images, self.labels = images, labels
+        self.size = tuple(images.shape[-2:])
+        self.engine = GroupEngine(self.net, memory_policy("released", long_term_gap=LONG_TERM_GAP,
+                                                          short_term_skip=SHORT_TERM_SKIP))
+        with torch.inference_mode(), self.choice.autocast():
+            self.engine.add_reference(self.net.encode(self._image(0)), labels[0:1], 0)
+
+    def _image(self, t: int) -> torch.Tensor:
+        return self.images[t : t + 1].contiguous(memory_format=torch.channels_last)
+
+    @torch.inference_mode()
+    def frame(self, t: int) -> torch.Tensor:
+        with self.choice.autocast():
+            features = self.net.encode(self._image(t))
+            prop = self.engine.propagate(features)
+            logit = self.engine.decode(prop, features, self.size, N_OBJECTS)
+            self.engine.remember(prop, self.labels[t : t + 1], t)
+        return logit.float()
+
+
+def run_ours(frames: int, precision: str = "fp32") -> tuple[list[float], list[float], list[np.ndarray]]:
+    images, labels = synthetic_video(frames)
+    ours = OursFrames(images, labels, precision)
     times, cpu, logits = [], [], []
     for t in range(1, frames):
         start, start_cpu = time.perf_counter(), time.process_time()
-        features = model.encode(images[t : t + 1])
-        prop = engine.propagate(features)
-        logit = engine.decode(prop, features, (HEIGHT, WIDTH), N_OBJECTS)
-        engine.remember(prop, labels[t : t + 1], t)
+        logit = ours.frame(t)
         times.append(time.perf_counter() - start)
         cpu.append(time.process_time() - start_cpu)
         logits.append(logit[0, : N_OBJECTS + 1, ::8, ::8].numpy().copy())
@@ -118,12 +156,12 @@ def run_official(frames: int, official: Path) -> tuple[list[float], list[float],
 
 def _side_main(side: str, frames: int, official: Path | None, out: Path, threads: int) -> None:
     torch.set_num_threads(threads)
-    if side == "ours":
-        times, cpu, logits = run_ours(frames)
+    if side in SIDES_OURS:
+        times, cpu, logits = run_ours(frames, SIDES_OURS[side])
     else:
         times, cpu, logits = run_official(frames, official)
     np.savez(out, logits=np.stack(logits))
-    print(json.dumps({"times": times, "cpu": cpu, "peak_rss_mb": _peak_rss_mb()}))
+    print(json.dumps({"times": times, "cpu": cpu, "peak_rss_mb": _peak_rss_mb(), "loadavg": os.getloadavg()[0]}))
 
 
 def official_path(official: str | Path | None = None) -> Path | None:
@@ -152,65 +190,94 @@ def _run_side(side: str, frames: int, official: Path | None, workdir: Path, thre
     return result
 
 
-def run(official: str | Path | None = None, frames: int = 6, threads: int = THREADS) -> dict:
-    """Both sides, ``frames`` frames (the first is the reference); median latency of frames 2..N-1.
+def _median(runs: list[dict], key: str) -> float:
+    """Median over every timed frame (frames 2..N-1) of every round."""
+    return statistics.median(v for r in runs for v in r[key][1:])
+
+
+def run(official: str | Path | None = None, frames: int = 5, threads: int = THREADS, rounds: int = 2,
+        profile: bool = True) -> dict:
+    """Ours fp32, ours bf16 and the official code (fp32), interleaved ``rounds`` times (A B C A B C: load on the
+    machine affects all alike); ``frames`` frames per run (the first is the reference), median latency of
+    frames 2..N-1 over all rounds; then (``profile``) the per-op table and the share of the bf16 peak.
 
     Besides wall-clock latency, the process CPU time per frame is reported (``*_cpu_s_480p``): on a shared,
-    busy machine wall time swings several-fold between runs while CPU time (with ``threads=1``) measures
-    the work done.
+    busy machine wall time swings several-fold between runs while CPU time measures the work done. ``load``
+    is the 1-minute load average at the end of each run (2 cores: above 2, other processes competed).
     """
     if frames < 3:
         raise ValueError(f"frames must be >= 3 (reference + warm-up + one timed frame), got {frames}")
+    if rounds < 1:
+        raise ValueError(f"rounds must be >= 1, got {rounds}")
     path = official_path(official)
+    sides = ["ours", "ours_bf16"] + (["official"] if path is not None else [])
+    runs: dict[str, list[dict]] = {side: [] for side in sides}
     with tempfile.TemporaryDirectory() as tmp:
-        ours = _run_side("ours", frames, None, Path(tmp), threads)
-        theirs = _run_side("official", frames, path, Path(tmp), threads) if path is not None else None
-    ours_s = statistics.median(ours["times"][1:])
-    ours_cpu = statistics.median(ours["cpu"][1:])
-    out: dict = {
-        "hqtrack_vmos_bench_threads": threads,
-        "hqtrack_vmos_latency_s_480p": round(ours_s, 3),
-        "hqtrack_vmos_cpu_s_480p": round(ours_cpu, 3),
-        "hqtrack_vmos_peak_rss_mb_480p": round(ours["peak_rss_mb"], 1),
-    }
-    print(f"ours:     {ours_s:.3f} s/frame, CPU {ours_cpu:.3f} s (frames {[round(t, 2) for t in ours['times']]}), "
-          f"peak RSS {ours['peak_rss_mb']:.0f} MB")
-    if theirs is None:
-        print(f"official: not available (set ${ENV_OFFICIAL} or pass --official)")
-        out["official_hqtrack_vmos_latency_s_480p"] = "official not available"
-        out["hqtrack_vmos_latency_ratio_vs_official_480p"] = "official not available"
-        out["hqtrack_vmos_cpu_ratio_vs_official_480p"] = "official not available"
-        return out
-    theirs_s = statistics.median(theirs["times"][1:])
-    theirs_cpu = statistics.median(theirs["cpu"][1:])
-    diff = float(np.abs(ours["logits"] - theirs["logits"]).max())
-    print(f"official: {theirs_s:.3f} s/frame, CPU {theirs_cpu:.3f} s "
-          f"(frames {[round(t, 2) for t in theirs['times']]}), "
-          f"peak RSS {theirs['peak_rss_mb']:.0f} MB; max |logit diff| {diff:.2e}")
-    out.update({
-        "official_hqtrack_vmos_latency_s_480p": round(theirs_s, 3),
-        "official_hqtrack_vmos_peak_rss_mb_480p": round(theirs["peak_rss_mb"], 1),
-        "hqtrack_vmos_latency_ratio_vs_official_480p": round(ours_s / theirs_s, 3),
-        "official_hqtrack_vmos_cpu_s_480p": round(theirs_cpu, 3),
-        "hqtrack_vmos_cpu_ratio_vs_official_480p": round(ours_cpu / theirs_cpu, 3),
-        "hqtrack_vmos_max_abs_logit_diff_480p": float(f"{diff:.3g}"),
-    })
+        for _ in range(rounds):
+            for side in sides:
+                runs[side].append(_run_side(side, frames, path, Path(tmp), threads))
+                print(f"  ran {side}: frames {[round(t, 2) for t in runs[side][-1]['times']]} s, "
+                      f"load {runs[side][-1]['loadavg']:.1f}", flush=True)
+    out: dict = {"hqtrack_vmos_bench_threads": threads, "hqtrack_vmos_bench_rounds": rounds}
+    names = {"ours": "hqtrack_vmos", "ours_bf16": "hqtrack_vmos_bf16", "official": "official_hqtrack_vmos"}
+    lat = {side: _median(r, "times") for side, r in runs.items()}
+    cpu = {side: _median(r, "cpu") for side, r in runs.items()}
+    print(f"HQTrack VMOS 480x854, 2 objects, {threads} threads, {rounds} interleaved rounds, median of frames "
+          f"2-{frames - 1} (wall s; CPU s of the process; load = 1-min load average after each run)")
+    for side, r in runs.items():
+        loads = [round(x["loadavg"], 1) for x in r]
+        print(f"  {side:10} {lat[side]:7.3f} s/frame  CPU {cpu[side]:7.3f} s  peak RSS "
+              f"{max(x['peak_rss_mb'] for x in r):5.0f} MB  load {loads}  frames "
+              f"{[[round(t, 2) for t in x['times']] for x in r]}")
+        out.update({
+            f"{names[side]}_latency_s_480p": round(lat[side], 3),
+            f"{names[side]}_cpu_s_480p": round(cpu[side], 3),
+            f"{names[side]}_peak_rss_mb_480p": round(max(x["peak_rss_mb"] for x in r), 1),
+            f"{names[side]}_bench_loadavg_480p": round(max(x["loadavg"] for x in r), 2),
+        })
+    out["hqtrack_vmos_bf16_speedup_480p"] = round(lat["ours"] / lat["ours_bf16"], 3)
+    bf16_diff = float(np.abs(runs["ours"][0]["logits"] - runs["ours_bf16"][0]["logits"]).max())
+    out["hqtrack_vmos_bf16_max_abs_logit_diff_vs_fp32_480p"] = float(f"{bf16_diff:.3g}")
+    print(f"  bf16 vs fp32 (ours): speed-up {lat['ours'] / lat['ours_bf16']:.2f}x, max |logit diff| {bf16_diff:.3g}")
+    if path is None:
+        print(f"  official: not available (set ${ENV_OFFICIAL} or pass --official)")
+        for key in ("official_hqtrack_vmos_latency_s_480p", "hqtrack_vmos_latency_ratio_vs_official_480p",
+                    "hqtrack_vmos_cpu_ratio_vs_official_480p", "hqtrack_vmos_latency_ratio_vs_official_480p_bf16"):
+            out[key] = "official not available"
+    else:
+        diff = float(np.abs(runs["ours"][0]["logits"] - runs["official"][0]["logits"]).max())
+        out.update({
+            "hqtrack_vmos_latency_ratio_vs_official_480p": round(lat["ours"] / lat["official"], 3),
+            "hqtrack_vmos_cpu_ratio_vs_official_480p": round(cpu["ours"] / cpu["official"], 3),
+            "hqtrack_vmos_latency_ratio_vs_official_480p_bf16": round(lat["ours_bf16"] / lat["official"], 3),
+            "hqtrack_vmos_cpu_ratio_vs_official_480p_bf16": round(cpu["ours_bf16"] / cpu["official"], 3),
+            "hqtrack_vmos_max_abs_logit_diff_480p": float(f"{diff:.3g}"),
+        })
+        print(f"  ratio ours/official: fp32 {lat['ours'] / lat['official']:.3f} (CPU {cpu['ours'] / cpu['official']:.3f}), "
+              f"bf16 {lat['ours_bf16'] / lat['official']:.3f} (CPU {cpu['ours_bf16'] / cpu['official']:.3f}); "
+              f"max |logit diff| fp32 vs official {diff:.2e}")
+    if profile:
+        from .profile import vmos_profile
+
+        out.update(vmos_profile(bf16_latency_s=lat["ours_bf16"], threads=threads))
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hqtrack_core.bench.hqtrack_vmos")
     parser.add_argument("--official", default=None, help=f"CPU-patched HQTrack copy (default ${ENV_OFFICIAL})")
-    parser.add_argument("--frames", type=int, default=6)
+    parser.add_argument("--frames", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds of ours fp32 / bf16 / official")
+    parser.add_argument("--no-profile", action="store_true", help="skip the per-op table and the peak share")
     parser.add_argument("--threads", type=int, default=THREADS, help="torch threads per side (default 2)")
-    parser.add_argument("--side", choices=("ours", "official"), default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--side", choices=(*SIDES_OURS, "official"), default=None, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--record", action="store_true", help="merge the figures into figures/bench.json")
     args = parser.parse_args(argv)
     if args.side is not None:
         _side_main(args.side, args.frames, official_path(args.official), args.out, args.threads)
         return 0
-    figures = run(args.official, args.frames, args.threads)
+    figures = run(args.official, args.frames, args.threads, args.rounds, not args.no_profile)
     print(json.dumps(figures, indent=2))
     if args.record:
         from .record import update_bench

@@ -13,7 +13,11 @@ Keys written to ``figures/bench.json``: ``vmos_latency_s_{480p,240p}``, ``offici
 ``vmos_max_abs_logit_diff_{...}``, and CPU-time figures ``vmos_cpu_s_{...}``, ``official_cpu_s_{...}``,
 ``vmos_cpu_ratio_vs_official_{...}``, the fastest frame ``*_latency_min_s_{...}``, and single-threaded CPU time
 ``vmos_cpu1_s_{...}``, ``official_cpu1_s_{...}``, ``vmos_cpu1_ratio_vs_official_{...}`` (the figure least
-disturbed when other processes share the cores; ``vmos_bench_loadavg_{...}`` says how busy they were).
+disturbed when other processes share the cores; ``vmos_bench_loadavg_{...}`` says how busy they were), and
+ours in bf16 (``VMOSTracker(precision="bf16")``, same weights, inputs and memory writes, run between ours fp32
+and the single-thread runs): ``vmos_bf16_latency_s_{...}``, ``vmos_bf16_cpu_s_{...}``,
+``vmos_bf16_latency_ratio_vs_official_{...}``, ``vmos_bf16_max_abs_logit_diff_{...}`` (vs the official fp32
+logits), ``vmos_bf16_bench_loadavg_{...}``.
 """
 
 from __future__ import annotations
@@ -106,7 +110,8 @@ def worker(side: str, size: str, weights: str, exchange: str, threads: str | int
         model = build_vmos(OURS)
         model.load_state_dict(state)
         ref = torch.load(exchange, map_location="cpu", weights_only=True)
-        tracker = VMOSTracker(model, MemoryPolicy(long_term_gap=LONG_TERM_GAP))
+        tracker = VMOSTracker(model, MemoryPolicy(long_term_gap=LONG_TERM_GAP),
+                              precision="bf16" if side == "ours_bf16" else "fp32")
         tracker.step(frames[0], mask)
         diff = 0.0
         for t in range(1, N_FRAMES):
@@ -142,7 +147,7 @@ def run(sizes: tuple[str, ...] = ("480p", "240p")) -> dict:
     import torch
 
     out: dict[str, float] = {}
-    rows = []
+    rows, bf16_rows = [], []
     with tempfile.TemporaryDirectory() as tmp:
         weights = str(Path(tmp) / "weights.pt")
         torch.manual_seed(0)
@@ -151,6 +156,7 @@ def run(sizes: tuple[str, ...] = ("480p", "240p")) -> dict:
             exchange = str(Path(tmp) / f"official_{size}.pt")
             off = _run_worker("official", size, weights, exchange)
             ours = _run_worker("ours", size, weights, exchange)
+            ours_bf16 = _run_worker("ours_bf16", size, weights, exchange)
             # Single-threaded CPU time: the figure least disturbed by other processes on the machine.
             off1 = _run_worker("official", size, weights, exchange, threads=1)
             ours1 = _run_worker("ours", size, weights, exchange, threads=1)
@@ -173,8 +179,15 @@ def run(sizes: tuple[str, ...] = ("480p", "240p")) -> dict:
                 f"vmos_cpu1_ratio_vs_official_{size}": round(ours1["cpu_s"] / off1["cpu_s"], 3),
                 # 1-minute load average while measuring (> ~2 on 2 cores: other processes competed)
                 f"vmos_bench_loadavg_{size}": round(max(ours["loadavg_1min"], off["loadavg_1min"]), 2),
+                # bf16 (VMOSTracker(precision="bf16")), same weights, inputs and memory writes
+                f"vmos_bf16_latency_s_{size}": round(ours_bf16["latency_s"], 4),
+                f"vmos_bf16_cpu_s_{size}": round(ours_bf16["cpu_s"], 4),
+                f"vmos_bf16_latency_ratio_vs_official_{size}": round(ours_bf16["latency_s"] / off["latency_s"], 3),
+                f"vmos_bf16_max_abs_logit_diff_{size}": float(f"{ours_bf16['max_abs_logit_diff']:.3g}"),
+                f"vmos_bf16_bench_loadavg_{size}": round(ours_bf16["loadavg_1min"], 2),
             })
             rows.append((size, off, ours, ratio, off1, ours1))
+            bf16_rows.append((size, off, ours_bf16))
     print(f"DeAOT-T, 2 objects, torch threads {THREADS}, median of frames 2-10 (wall s; CPU s of the process)")
     print(f"{'size':6} {'official s':>11} {'ours s':>8} {'ratio':>6} {'off. CPU s':>10} {'ours CPU s':>10} "
           f"{'ratio':>6} {'official MB':>12} {'ours MB':>8} {'max|dlogit|':>12} {'load':>5}")
@@ -182,6 +195,11 @@ def run(sizes: tuple[str, ...] = ("480p", "240p")) -> dict:
         print(f"{size:6} {off['latency_s']:11.3f} {ours['latency_s']:8.3f} {ratio:6.2f} {off['cpu_s']:10.3f} "
               f"{ours['cpu_s']:10.3f} {ours['cpu_s'] / off['cpu_s']:6.2f} {off['peak_rss_mb']:12.0f} "
               f"{ours['peak_rss_mb']:8.0f} {ours['max_abs_logit_diff']:12.2e} {ours['loadavg_1min']:5.1f}")
+    print("bf16 (ours, VMOSTracker(precision='bf16')) vs official fp32, run right after the rows above")
+    print(f"{'size':6} {'official s':>11} {'ours bf16 s':>11} {'ratio':>6} {'CPU s':>7} {'max|dlogit|':>12} {'load':>5}")
+    for size, off, ob in bf16_rows:
+        print(f"{size:6} {off['latency_s']:11.3f} {ob['latency_s']:11.3f} {ob['latency_s'] / off['latency_s']:6.2f} "
+              f"{ob['cpu_s']:7.3f} {ob['max_abs_logit_diff']:12.2e} {ob['loadavg_1min']:5.1f}")
     print("single thread, CPU s of the process per frame (median of frames 2-10)")
     print(f"{'size':6} {'official':>9} {'ours':>7} {'ratio':>6}")
     for size, _, _, _, off1, ours1 in rows:

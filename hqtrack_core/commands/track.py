@@ -61,6 +61,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="run the network at this short edge (masks are written at the input size); "
                         "default: the input size")
     p.add_argument("--device", default="auto", help="auto|cpu|cuda|cuda:N|mps")
+    p.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="auto",
+                   help="network precision: auto (default) = bf16 where the CPU has AMX/AVX512-BF16 or the GPU "
+                        "supports it, else fp32; fp32 = exact; masks are the same format either way")
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
     p.add_argument("--overlay", type=Path, default=None,
                    help="also write the masks drawn over the frames as a video (OUT.mp4 or OUT.gif)")
@@ -75,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
     from ..data.masks import write_mask
     from ..hub import load_tracker, resolve_device
     from ..pipeline import HQTrackPipeline
+    from ..precision import resolve_precision
     from ..refine import build_refiner
     from ..tracking import track_video
 
@@ -93,8 +97,9 @@ def run(args: argparse.Namespace) -> int:
         check_output_suffix(args.preview, (".png",), "--preview")
     frames, mask, stems = check_inputs(args)
     device = resolve_device(args.device)
+    precision = resolve_precision(args.precision, device)
     refiner = build_refiner(args.refiner, checkpoint=args.refiner_checkpoint, model_type=args.refiner_model,
-                            device=device, **options)
+                            device=device, precision=precision, **options)
     if mask is None:
         from ..refine.prompts import labels_from_boxes
 
@@ -103,8 +108,11 @@ def run(args: argparse.Namespace) -> int:
         if not np.any(mask):
             raise ValueError(f"the box prompt(s) {args.box} gave an empty first mask")
     tracker, info = load_tracker(args.model, args.checkpoint, device=device, memory=args.memory,
-                                 short_edge=args.short_edge)
-    print(f"hqtrack track: model {info}", file=sys.stderr)
+                                 short_edge=args.short_edge, precision=precision)
+    refined = "none" if refiner is None else args.refiner
+    if args.refiner in ("hqsam", "sam"):
+        refined += f" ({args.refiner_model}, precision {precision.name})"
+    print(f"hqtrack track: model {info}, refiner {refined}", file=sys.stderr)
     pipeline = HQTrackPipeline(tracker, refiner, memory_write=tracker.policy.write)
 
     from contextlib import ExitStack

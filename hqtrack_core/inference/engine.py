@@ -25,12 +25,15 @@ import torch
 import torch.nn.functional as F
 
 from ..model.gpm import LayerMemory
+from ..model.low_precision import low_precision_copy
 from ..model.vmos import VMOS, Features, Propagation, inference_copy
+from ..precision import PrecisionChoice, resolve_precision
 from ..validate import frame_size
 from .memory import MEMORY_PRESETS, MemoryEntry, MemoryPolicy, MemoryState
 from .objects import ObjectManager
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
+
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
@@ -208,6 +211,13 @@ class VMOSTracker:
     ``tracker.step(image, mask)`` on the first frame (mask required), then ``tracker.step(image)``; give a
     mask again to add (new ids) or correct objects. ``image``: ``HxWx3`` uint8 RGB or float ``3xHxW`` in
     [0, 1]. ``mask``: ``HxW`` integer array of object ids, 0 = background.
+
+    ``precision``: ``"fp32"`` (default: the exact path the parity tests use), ``"bf16"``, ``"fp16"`` (GPU) or
+    ``"auto"`` (see :func:`hqtrack_core.precision.resolve_precision`); after construction it holds the resolved
+    :class:`~hqtrack_core.precision.PrecisionChoice`. In bf16/fp16 the network runs under autocast on
+    :func:`~hqtrack_core.model.low_precision.low_precision_copy` (weights stored in that dtype, channels-last;
+    attention logits and softmax in fp32), memory is kept in that dtype, and ``probs`` / ``logits`` come back in
+    fp32.
     """
 
     model: VMOS
@@ -215,16 +225,24 @@ class VMOSTracker:
     device: torch.device | str | None = None
     resize: ResizePolicy | None = None
     optimize: bool = True  # run on inference_copy(model): BN folded, channels-last (same outputs)
+    precision: str | PrecisionChoice = "fp32"
 
     def __post_init__(self) -> None:
         if self.device is None:
             self.device = next(self.model.parameters()).device
         self.device = torch.device(self.device)
+        self.precision = resolve_precision(self.precision, self.device)
         self.reset()
 
     def reset(self) -> None:
         """Forget the video (memory, objects, sizes); re-snapshot the model's current weights."""
-        self.net = inference_copy(self.model).to(self.device) if self.optimize else self.model.to(self.device).eval()
+        if self.optimize:
+            if self.precision.reduced:
+                self.net = low_precision_copy(self.model, self.precision.dtype, self.device)
+            else:
+                self.net = inference_copy(self.model).to(self.device)
+        else:
+            self.net = self.model.to(self.device).eval()
         self.objects = ObjectManager(self.model.max_obj_num)
         self.groups: list[GroupEngine] = []
         self.frame_index = -1
@@ -299,15 +317,18 @@ class VMOSTracker:
             raise ValueError("the first frame needs a mask (no objects in memory yet)")
         x = self._prepare_image(image)
         self.frame_index += 1
-        features = self.net.encode(x)
+        with self.precision.autocast():
+            features = self.net.encode(x)
         props, group_logits, order = [], [], []
         for g, engine in enumerate(self.groups):
-            prop = engine.propagate(features)
-            props.append(prop)
-            pairs = self.objects.group_objects(g)
-            # Only the background and the group's active slots are upsampled: the official engine sets
-            # unused slots to -1e10, which contribute exactly 0 to the softmax / aggregation below.
-            low = self.net.decode(prop, features)[:, [0] + [slot for _, slot in pairs]]
+            with self.precision.autocast():
+                prop = engine.propagate(features)
+                props.append(prop)
+                pairs = self.objects.group_objects(g)
+                # Only the background and the group's active slots are upsampled: the official engine sets
+                # unused slots to -1e10, which contribute exactly 0 to the softmax / aggregation below.
+                low = self.net.decode(prop, features)[:, [0] + [slot for _, slot in pairs]]
+            low = low.float()  # the merge, softmax and argmax below run in fp32 whatever the precision
             group_logits.append(F.interpolate(low, size=self.image_size, mode="bilinear",
                                               align_corners=self.net.cfg.align_corners)[0])
             order += [obj for obj, _ in pairs]
@@ -329,8 +350,9 @@ class VMOSTracker:
             raise ValueError("remember() needs a frame from propagate() first (and only once per frame)")
         labels = self._check_mask(labels)
         pending, self._pending = self._pending, None
-        for engine, prop, slots in zip(self.groups, pending.props, self._slot_maps(labels)):
-            engine.remember(prop, slots, pending.frame_index)
+        with self.precision.autocast():
+            for engine, prop, slots in zip(self.groups, pending.props, self._slot_maps(labels)):
+                engine.remember(prop, slots, pending.frame_index)
 
     @torch.inference_mode()
     def add_mask(self, image, mask: np.ndarray, objects: list[int] | None = None) -> StepOutput:
@@ -357,12 +379,13 @@ class VMOSTracker:
             raise ValueError("the first mask has no objects (all zeros)")
         if first:
             self.objects.add(objects)
-            features = self.net.encode(x)
             labels = np.where(np.isin(mask, objects), mask, 0)
             for _ in range(self.objects.num_groups):
                 self.groups.append(GroupEngine(self.net, self.policy))
-            for engine, slots in zip(self.groups, self._slot_maps(labels)):
-                engine.add_reference(features, slots, self.frame_index)
+            with self.precision.autocast():
+                features = self.net.encode(x)
+                for engine, slots in zip(self.groups, self._slot_maps(labels)):
+                    engine.add_reference(features, slots, self.frame_index)
             ids = [0] + self.object_ids
             probs = torch.stack([torch.from_numpy(labels == i) for i in ids]).float().to(self.device)
             return StepOutput(labels=labels, probs=probs, object_ids=self.object_ids,
@@ -378,11 +401,12 @@ class VMOSTracker:
         keep = np.isin(mask, objects)
         labels = np.where(keep, mask, out.labels)
         slot_maps = self._slot_maps(labels)
-        for g, engine in enumerate(self.groups):
-            if g in touched:
-                engine.add_reference(pending.features, slot_maps[g], pending.frame_index)
-            else:
-                engine.remember(pending.props[g], slot_maps[g], pending.frame_index)
+        with self.precision.autocast():
+            for g, engine in enumerate(self.groups):
+                if g in touched:
+                    engine.add_reference(pending.features, slot_maps[g], pending.frame_index)
+                else:
+                    engine.remember(pending.props[g], slot_maps[g], pending.frame_index)
         ids = [0] + self.object_ids
         probs = torch.stack([torch.from_numpy(labels == i) for i in ids]).float().to(self.device)
         return StepOutput(labels=labels, probs=probs, object_ids=self.object_ids, frame_index=self.frame_index,

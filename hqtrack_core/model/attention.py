@@ -47,6 +47,22 @@ class DWConv2d(nn.Module):
         return x2d.permute(0, 2, 3, 1).reshape(b, h * w, c)
 
 
+def _reduced_dtype(x: torch.Tensor) -> torch.dtype | None:
+    """The low-precision dtype ``x`` is computed in (its own, or autocast's for an fp32 ``x``); None for fp32."""
+    if x.dtype in (torch.bfloat16, torch.float16):
+        return x.dtype
+    kind = x.device.type
+    if x.dtype == torch.float32 and torch.is_autocast_enabled(kind):
+        return torch.get_autocast_dtype(kind)
+    return None
+
+
+def _bias_dtype(q: torch.Tensor) -> torch.dtype:
+    """The local attention's additive bias is built in the dtype of the logits: fp32 for a bf16/fp16 ``q`` (the
+    logits of the reduced path are fp32, see :func:`_attend`), ``q``'s own dtype otherwise."""
+    return torch.float32 if _reduced_dtype(q) is not None else q.dtype
+
+
 def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float,
             bias: torch.Tensor | None = None) -> torch.Tensor:
     """``softmax(q k^T * scale + bias) v`` for ``q (B, L, D)``, ``k (B, M, D)``, ``v (B, M, E)``.
@@ -54,7 +70,21 @@ def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float,
     Plain ``bmm`` / softmax / ``bmm``: on CPU this beats ``scaled_dot_product_attention`` here (its math
     path adds "safe softmax" passes for -inf masks, and its flash kernel needs equal q/k/v widths), and it
     keeps the official operation order (query scaled before the product).
+
+    Reduced precision (``v`` in bf16/fp16, or under autocast): the logits ``q k^T`` and the softmax run in
+    fp32 (a bf16 logit of size ~20 is off by ~0.1, which moves the attention weights by ~10 %; with
+    ``d_att`` much narrower than ``v`` this product is the small one), the weighted sum ``attn v`` in the
+    low precision. fp32 inputs take the exact fp32 path.
     """
+    low = _reduced_dtype(v)
+    if low is not None:
+        with torch.autocast(v.device.type, enabled=False):
+            qf, kt = q.float(), k.float().transpose(1, 2)
+            if bias is None:
+                logits = torch.bmm(qf * scale, kt)
+            else:
+                logits = torch.baddbmm(bias.float(), qf, kt, alpha=scale)
+            return torch.bmm(torch.softmax(logits, dim=-1).to(low), v.to(low))
     if bias is None:
         logits = torch.bmm(q * scale, k.transpose(1, 2))
     else:
@@ -167,8 +197,9 @@ def local_attention_dense(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, rel
     h, w = size_2d
     b, L, _ = q.shape
     index, valid = _window_index(h, w, max_dis, dilation, str(q.device))
-    src = rel.masked_fill(~valid, float("-inf"))
-    bias = torch.full((b, L, L + 1), float("-inf"), dtype=q.dtype, device=q.device)
+    dtype = _bias_dtype(q)
+    src = rel.to(dtype).masked_fill(~valid, float("-inf"))
+    bias = torch.full((b, L, L + 1), float("-inf"), dtype=dtype, device=q.device)
     bias = bias.scatter(2, index.unsqueeze(0).expand(b, -1, -1), src)[:, :, :L]
     return _attend(q, k, v, scale, bias.contiguous())
 
@@ -204,8 +235,9 @@ def local_attention_blocked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, r
     # Key validity (inside the image) per tile position, as an additive -inf mask.
     ones = torch.ones(1, h, w, 1, dtype=q.dtype, device=q.device)
     inside = key_tiles(ones.expand(b, h, w, 1).reshape(b, L, 1))[..., 0] > 0  # (b*nb, kw*kw)
-    rel_t = query_tiles(rel)  # (b*nb, bb, win2)
-    bias = torch.full((b * nb, block * block, kw * kw), float("-inf"), dtype=q.dtype, device=q.device)
+    dtype = _bias_dtype(q)
+    rel_t = query_tiles(rel.to(dtype))  # (b*nb, bb, win2)
+    bias = torch.full((b * nb, block * block, kw * kw), float("-inf"), dtype=dtype, device=q.device)
     bias = bias.scatter(2, pos.unsqueeze(0).expand(b * nb, -1, -1), rel_t)
     bias = bias.masked_fill(~inside.unsqueeze(1), float("-inf"))
     # Padded queries (outside the image) always see some real key (tile < window), so no row is all -inf.

@@ -8,6 +8,7 @@ from typing import Callable
 
 import torch
 
+from ..precision import PrecisionChoice, resolve_precision
 from .base import Refiner
 from .classical import GrabCutRefiner
 from .sam import SamRefiner
@@ -23,7 +24,8 @@ def _sam(checkpoint, model_type, device, **opts) -> Refiner:
     return SamRefiner.from_checkpoint(checkpoint, model_type, decoder="sam", device=device, **opts)
 
 
-def _classical(checkpoint, model_type, device, **opts) -> Refiner:
+def _classical(checkpoint, model_type, device, precision="fp32", **opts) -> Refiner:
+    # GrabCut has no network: ``precision`` does not apply to it.
     if checkpoint is not None:
         raise ValueError("the classical refiner takes no checkpoint")
     return GrabCutRefiner(**opts)
@@ -37,6 +39,7 @@ def build_refiner(
     checkpoint: str | Path | None = None,
     model_type: str = "vit_tiny",
     device: str | torch.device = "cpu",
+    precision: str | PrecisionChoice = "fp32",
     **opts,
 ) -> Refiner | None:
     """Build a refiner by name.
@@ -47,6 +50,8 @@ def build_refiner(
             (GrabCut, no weights).
         checkpoint: (HQ-)SAM weights; ``None`` = random initialisation (only for tests / mechanics; warns).
         model_type: ``vit_tiny`` | ``vit_b`` | ``vit_l`` | ``vit_h``.
+        precision: HQ-SAM / SAM: ``fp32`` | ``bf16`` | ``fp16`` | ``auto`` (see :class:`SamRefiner`); the classical
+            refiner ignores it.
         **opts: refiner options (``threshold``, ``overlap``, ``multimask``, ``hq_token_only``, ``box_margin``,
             ``strict`` checkpoint loading; ``band``, ``min_band``, ``max_band``, ``iterations`` for classical).
     """
@@ -59,4 +64,5 @@ def build_refiner(
     if kind in ("hqsam", "sam") and checkpoint is None:
         warnings.warn(f"refiner {kind!r} without a checkpoint: random weights, its masks are meaningless "
                       "(tests and mechanics only)", stacklevel=2)
-    return _BUILDERS[kind](checkpoint, model_type, device, **opts)
+    precision = resolve_precision(precision, device)  # a bad name fails before any weights load
+    return _BUILDERS[kind](checkpoint, model_type, device, precision=precision, **opts)

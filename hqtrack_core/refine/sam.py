@@ -19,6 +19,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from ..precision import PrecisionChoice, resolve_precision
 from .base import Proposals, Refiner, check_boxes, check_image
 from .boxes import masks_to_boxes
 from .sam_kernels import apply_fast_kernels
@@ -137,6 +138,9 @@ class SamRefiner(Refiner):
             folded conv + BatchNorm, folded HQ head, shared first transformer layer); same weights and names, mask
             logits equal within float rounding. False keeps the package's modules exactly.
         threshold, overlap: the IoU selector (see :mod:`hqtrack_core.refine.selector`).
+        precision: ``"fp32"`` (default, exact), ``"bf16"``, ``"fp16"`` (GPU) or ``"auto"``: the image encoder and
+            the decoder run under autocast in that precision (weights stay fp32); masks are boolean and scores
+            fp32 either way. After construction, the resolved :class:`~hqtrack_core.precision.PrecisionChoice`.
     """
 
     name = "hqsam"
@@ -152,8 +156,10 @@ class SamRefiner(Refiner):
         fast_kernels: bool = True,
         threshold: float = DEFAULT_THRESHOLD,
         overlap: OverlapRule = "lowest_id",
+        precision: str | PrecisionChoice = "fp32",
     ) -> None:
         super().__init__(threshold, overlap)
+        self.precision = resolve_precision(precision, next(model.parameters()).device)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             from segment_anything_hq import SamPredictor
@@ -193,7 +199,8 @@ class SamRefiner(Refiner):
     def set_image(self, image: np.ndarray) -> None:
         """Encode ``image`` (``(H, W, 3)`` uint8 RGB) with the ViT, once; later prompts reuse the embedding."""
         image = check_image(image)
-        self.predictor.set_image(image, image_format="RGB")
+        with self.precision.autocast():
+            self.predictor.set_image(image, image_format="RGB")
         self.encode_count += 1
 
     # -- decoding -----------------------------------------------------------------------------------------
@@ -244,13 +251,14 @@ class SamRefiner(Refiner):
         for start in range(0, n, self.decode_batch):
             chunk = slice(start, start + self.decode_batch)
             kwargs = {"hq_token_only": self.hq_token_only} if self.is_hq else {}
-            out_masks, out_iou, _ = predictor.predict_torch(
-                point_t[chunk] if point_t is not None else None,
-                label_t[chunk] if label_t is not None else None,
-                boxes=box_t[chunk] if box_t is not None else None,
-                multimask_output=self.multimask,
-                **kwargs,
-            )
+            with self.precision.autocast():
+                out_masks, out_iou, _ = predictor.predict_torch(
+                    point_t[chunk] if point_t is not None else None,
+                    label_t[chunk] if label_t is not None else None,
+                    boxes=box_t[chunk] if box_t is not None else None,
+                    multimask_output=self.multimask,
+                    **kwargs,
+                )
             # (B, C, H, W) with C = 1 (HQ decoder already picks SAM's best) or 3 (plain SAM multimask):
             # keep each prompt's mask of highest predicted IoU, as the released tracker does.
             best = out_iou.argmax(dim=1)

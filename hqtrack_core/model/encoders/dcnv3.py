@@ -2,9 +2,13 @@
 
 InternImage (Wang et al., CVPR 2023) replaces attention by a deformable convolution whose K x K sampling
 points move by learned offsets and are weighted by a softmax "mask" over the points, per channel group.
-The official package needs a CUDA extension even to import; this module needs none: the sampling is one
-``F.grid_sample`` call (bilinear, zero padding) per forward, equal to the official pure-PyTorch core within
-float rounding (``tests/test_dcn_internimage_parity.py``).
+The official package needs a CUDA extension even to import; this module needs none. The official pure-PyTorch
+core samples with ``F.grid_sample`` (bilinear, zero padding), materialising all K*K samples per channel, then
+weights and sums them. Here the bilinear sampling and the mask-weighted sum are one weighted gather
+(``F.embedding_bag`` over the channels-last value rows, 4 corners x K*K points per output and group): no
+K*K-times larger intermediate, no layout change, and the gather runs in bf16 under autocast (``grid_sample``
+did not gain from bf16). Coordinates and bilinear weights are always computed in fp32. Equal to the official
+core within float rounding (``tests/test_dcn_internimage_parity.py``).
 
 Layout is channels-last, like the official code: ``x`` is ``(N, H, W, C)``.
 
@@ -54,6 +58,52 @@ def _check_core_args(x: torch.Tensor, offset: torch.Tensor, mask: torch.Tensor, 
         raise ValueError(f"offset {tuple(offset.shape)} and mask {tuple(mask.shape)} differ in (N, H_out, W_out)")
 
 
+def _bilinear_gather(
+    x: torch.Tensor, offset: torch.Tensor, mask: torch.Tensor, k: int, stride: int, pad: int, dilation: int,
+    group: int, offset_scale: float,
+) -> torch.Tensor:
+    """The sampling of :func:`dcnv3_core` as one weighted gather (``F.embedding_bag``) over the value rows.
+
+    ``x`` is the ``(N, H, W, C)`` input, ``Hp = H + 2 * pad`` its padded height. Each output ``(n, i, j, g)`` is the sum over its K*K points and
+    their 4 bilinear corners of ``weight * value[n, y, x, g, :]``, ``weight = mask * bilinear factor``. A zero
+    border (``pad`` + 1 before, ``pad`` + 2 after) stands for the padding and for the zero padding of ``grid_sample``: coordinates are clamped to
+    ``[-1, Wp]`` x ``[-1, Hp]``, where every corner a clamped point reads is zero.
+    """
+    n, h, w, channels = x.shape
+    hp, wp = h + 2 * pad, w + 2 * pad
+    _, h_out, w_out, _ = offset.shape
+    points = k * k
+    dev, f32 = x.device, torch.float32
+    idx_t = torch.int64 if n * (hp + 3) * (wp + 3) * group >= 2**31 else torch.int32
+    border = (0, 0, pad + 1, pad + 2, pad + 1, pad + 2)
+    table = F.pad(x, border).reshape(-1, channels // group)  # rows (n, y, x, g) of the bordered input
+    rows, cols = hp + 3, wp + 3
+    half = (dilation * (k - 1)) // 2
+    taps = torch.arange(k, device=dev, dtype=f32) * dilation - half
+    # Sampling coordinates in padded-input pixels (pixel centres at integers), x-major point order.
+    taps = taps * offset_scale
+    base_x = torch.arange(w_out, device=dev, dtype=f32).view(w_out, 1) * stride + half + taps.repeat_interleave(k)
+    base_y = torch.arange(h_out, device=dev, dtype=f32).view(h_out, 1) * stride + half + taps.repeat(k)
+    off = offset.view(n, h_out, w_out, group, points, 2).to(f32)
+    loc_x = torch.add(base_x.view(1, 1, w_out, 1, points), off[..., 0], alpha=offset_scale)  # (N, Ho, Wo, G, P)
+    loc_y = torch.add(base_y.view(1, h_out, 1, 1, points), off[..., 1], alpha=offset_scale)
+    loc_x = loc_x.clamp_(-1, wp).add_(1)  # bordered-table coordinates
+    loc_y = loc_y.clamp_(-1, hp).add_(1)
+    x0, y0 = loc_x.floor(), loc_y.floor()
+    fx, fy = loc_x.sub_(x0), loc_y.sub_(y0)
+    index = y0.mul_(cols).add_(x0).to(idx_t).mul_(group)  # (N, Ho, Wo, G, P): row of the top-left corner
+    index += (torch.arange(n, device=dev, dtype=idx_t).view(n, 1, 1, 1, 1) * (rows * cols * group)
+              + torch.arange(group, device=dev, dtype=idx_t).view(1, 1, 1, group, 1))
+    corners = torch.tensor([0, 1, cols, cols + 1], device=dev, dtype=idx_t) * group
+    index = (index.unsqueeze(-1) + corners).view(-1, points * 4)
+    m = mask.view(n, h_out, w_out, group, points, 1).to(f32)
+    wy = torch.stack((1 - fy, fy), -1).mul_(m)  # (N, Ho, Wo, G, P, 2)
+    wx = torch.stack((1 - fx, fx), -1)
+    weights = (wy.unsqueeze(-1) * wx.unsqueeze(-2)).view(-1, points * 4)  # corners (y, x) in order 00 01 10 11
+    out = F.embedding_bag(index, table, per_sample_weights=weights.to(table.dtype), mode="sum")
+    return out.view(n, h_out, w_out, channels)
+
+
 def dcnv3_core(
     x: torch.Tensor,
     offset: torch.Tensor,
@@ -78,42 +128,14 @@ def dcnv3_core(
     k = kernel_size
     points = k * k
     _check_core_args(x, offset, mask, group, points)
-    n, _, _, channels = x.shape
     _, h_out, w_out, _ = offset.shape
-    group_channels = channels // group
-
-    x = F.pad(x, (0, 0, pad, pad, pad, pad))  # (N, Hp, Wp, C)
-    hp, wp = x.shape[1], x.shape[2]
+    hp, wp = x.shape[1] + 2 * pad, x.shape[2] + 2 * pad  # padded input size
     expected_h = (hp - (dilation * (k - 1) + 1)) // stride + 1
     expected_w = (wp - (dilation * (k - 1) + 1)) // stride + 1
     if (h_out, w_out) != (expected_h, expected_w):
         raise ValueError(f"offset grid {h_out}x{w_out} does not match the output size {expected_h}x{expected_w}")
 
-    device, dtype = x.device, torch.float32
-    half = (dilation * (k - 1)) // 2
-    # Reference points (pixel-centre coordinates of the padded input) for every output position.
-    ref_y = half + 0.5 + torch.arange(h_out, device=device, dtype=dtype) * stride
-    ref_x = half + 0.5 + torch.arange(w_out, device=device, dtype=dtype) * stride
-    # Kernel grid, x-major point order (p = ix * K + iy), scaled by offset_scale as the official code does.
-    taps = torch.arange(k, device=device, dtype=dtype) * dilation - half
-    grid_x = taps.repeat_interleave(k)  # (P,)
-    grid_y = taps.repeat(k)  # (P,)
-    base_x = ref_x.view(1, 1, w_out, 1) + (grid_x * offset_scale).view(1, 1, 1, points)  # (1, 1, W_out, P)
-    base_y = ref_y.view(1, h_out, 1, 1) + (grid_y * offset_scale).view(1, 1, 1, points)  # (1, H_out, 1, P)
-
-    off = offset.view(n, h_out, w_out, group, points, 2).to(dtype)
-    loc_x = base_x.unsqueeze(3) + off[..., 0] * offset_scale  # (N, H_out, W_out, G, P)
-    loc_y = base_y.unsqueeze(3) + off[..., 1] * offset_scale
-    # Normalise to grid_sample's [-1, 1] (align_corners=False: -1 and 1 are the outer pixel edges).
-    grid = torch.stack((loc_x / wp * 2 - 1, loc_y / hp * 2 - 1), dim=-1)  # (N, H_out, W_out, G, P, 2)
-    grid = grid.permute(0, 3, 1, 2, 4, 5).reshape(n * group, h_out * w_out, points, 2)
-
-    value = x.reshape(n, hp * wp, group, group_channels).permute(0, 2, 3, 1).reshape(n * group, group_channels, hp, wp)
-    sampled = F.grid_sample(value, grid.to(value.dtype), mode="bilinear", padding_mode="zeros", align_corners=False)
-    # sampled: (N*G, Cg, H_out*W_out, P); weights: (N*G, 1, H_out*W_out, P)
-    weights = mask.reshape(n, h_out * w_out, group, points).permute(0, 2, 1, 3).reshape(n * group, 1, -1, points)
-    out = (sampled * weights.to(sampled.dtype)).sum(-1)  # (N*G, Cg, H_out*W_out)
-    return out.view(n, channels, h_out * w_out).transpose(1, 2).reshape(n, h_out, w_out, channels)
+    return _bilinear_gather(x, offset, mask, kernel_size, stride, pad, dilation, group, offset_scale)
 
 
 class DCNv3(nn.Module):

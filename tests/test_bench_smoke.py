@@ -1,0 +1,50 @@
+"""Smoke tests of the benchmark code at toy sizes (seconds), so ``make bench`` cannot rot between runs.
+
+They check the mechanics and the keys, not the speed (figures come from ``make bench`` on a quiet machine).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from hqtrack_core.bench import BENCHMARKS
+from hqtrack_core.bench.__main__ import main as bench_main
+from hqtrack_core.bench.hqtrack_vmos import OursFrames, synthetic_video
+from hqtrack_core.bench.profile import matmul_peak_gflops, vmos_profile
+
+
+def test_ours_frames_bf16_close_to_fp32_at_toy_size():
+    images, labels = synthetic_video(3, 65, 97)
+    fp32 = OursFrames(images, labels, "fp32")
+    bf16 = OursFrames(images, labels, "bf16")
+    a, b = fp32.frame(1), bf16.frame(1)
+    assert a.shape == b.shape == (1, 3, 65, 97) and b.dtype == torch.float32
+    assert torch.isfinite(b).all()
+    assert (a - b).abs().max() < 0.25 * a.abs().max()  # same network, bf16 rounding only
+
+
+def test_profile_prints_the_op_table_and_a_share_of_the_peak(capsys):
+    figures = vmos_profile(threads=1, height=65, width=97, peak_size=128)
+    out = capsys.readouterr().out
+    assert "Self CPU" in out and "aten::" in out and "of the bf16 peak" in out
+    assert 0 < figures["vmos_share_of_bf16_peak"] < 1
+    assert figures["hqtrack_vmos_gflop_per_frame_65x97"] > 0
+    assert figures["bf16_matmul_peak_gflops"] > 0 and len(figures["hqtrack_vmos_profile_top_ops_bf16"]) > 0
+    assert matmul_peak_gflops(torch.float32, 64, 1) > 0
+
+
+@pytest.mark.slow
+def test_peer_sam2_toy_run():
+    pytest.importorskip("sam2")
+    from hqtrack_core.bench.peer_sam2 import run
+
+    figures = run(frames=3, height=65, width=97, sam2_image_size=256)
+    for key in ("sam2_tiny_latency_s_65x97", "sam2_tiny_latency_s_65x97_bf16", "vmos_latency_ratio_vs_sam2_65x97"):
+        assert figures[key] > 0
+
+
+def test_bench_cli_lists_new_benchmarks_and_rejects_a_wrong_official_copy(tmp_path):
+    assert {"peer_sam2", "bf16", "hqtrack_vmos"} <= set(BENCHMARKS)
+    with pytest.raises(FileNotFoundError, match="not a copy of jiawen-zhu/HQTrack"):
+        bench_main(["hqtrack_vmos", "--official", str(tmp_path)])
