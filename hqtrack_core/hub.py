@@ -14,6 +14,7 @@ import torch
 
 from .inference.engine import ResizePolicy, VMOSTracker
 from .inference.memory import memory_policy
+from .model.card import ModelCard, read_model_card
 from .paths import artefacts_dir
 from .precision import PrecisionChoice, resolve_precision
 
@@ -76,23 +77,43 @@ def load_vmos_model(model: str | None = None, checkpoint: str | Path | None = No
     return net, f"{model} from official checkpoint {path.name}"
 
 
+def model_card_of(model: str | None = None, checkpoint: str | Path | None = None) -> ModelCard | None:
+    """The model card of the checkpoint ``load_vmos_model(model, checkpoint)`` would load (None if it has none)."""
+    if checkpoint is None and model in (None, DEFAULT_MODEL) and default_checkpoint().is_file():
+        checkpoint = default_checkpoint()
+    if checkpoint is None or str(checkpoint).lower() == "none" or not Path(checkpoint).is_file():
+        return None
+    return read_model_card(checkpoint)
+
+
 def load_tracker(model: str | None = None, checkpoint: str | Path | None = None, device="auto",
-                 memory: str = "released", short_edge: int | None = None,
+                 memory: str = "released", short_edge: int | str | None = "auto",
                  pretrained_encoder: bool = False, precision: str | PrecisionChoice = "auto"
                  ) -> tuple[VMOSTracker, str]:
     """A ready :class:`VMOSTracker` and a one-line description of what was loaded (``model``, ``checkpoint``,
     ``pretrained_encoder``: see :func:`load_vmos_model`; the network is ``tracker.model``).
 
     ``short_edge``: run the network with the frame's short edge resized to this (sides snapped to 16k+1);
-    masks come back at the input size. ``None``: the input size as it is.
+    masks come back at the input size. ``None``: the input size, its sides snapped to 16k+1 (as the official
+    test-time resize does). ``"auto"`` (default): the checkpoint's model card's preferred short edge (``None``
+    when it has no card).
     ``precision``: ``"auto"`` (default: bf16 where the CPU has a bf16 instruction or the GPU supports it, else
     fp32), ``"fp32"`` (exact), ``"bf16"``, ``"fp16"`` (GPU); the description says which and why.
     """
+    from .validate import MIN_SHORT_EDGE
+
+    from_card = short_edge == "auto"
+    if from_card:
+        card = model_card_of(model, checkpoint)
+        short_edge = card.preferred_short_edge if card is not None else None
+    elif short_edge is not None and (not isinstance(short_edge, int) or short_edge < MIN_SHORT_EDGE):
+        raise ValueError(f"short_edge must be an integer >= {MIN_SHORT_EDGE}, None or 'auto', got {short_edge!r}")
     target = resolve_device(device)
     choice = resolve_precision(precision, target)  # a bad name fails before the weights load
     net, description = load_vmos_model(model, checkpoint, pretrained_encoder=pretrained_encoder)
-    resize = None if short_edge is None else ResizePolicy(min_short_edge=short_edge, max_short_edge=short_edge)
+    resize = (ResizePolicy(max_long_edge=None) if short_edge is None
+              else ResizePolicy(min_short_edge=short_edge, max_short_edge=short_edge))
     tracker = VMOSTracker(net.eval(), policy=memory_policy(memory), device=target, resize=resize, precision=choice)
-    size = "input size" if short_edge is None else f"short edge {short_edge}"
+    size = ("input size" if short_edge is None else f"short edge {short_edge}") + (" (model card)" if from_card else "")
     return tracker, (f"{description}, {size}, precision {choice.describe()}, memory policy {memory!r}, "
                      f"device {tracker.device}")

@@ -45,7 +45,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", default=None,
                    help="checkpoint path: ours (.safetensors) or official aot-benchmark/HQTrack (.pth); "
                         "'none' = random weights (mechanics only)")
-    p.add_argument("--refiner", choices=("none", "hqsam", "sam", "classical"), default="none")
+    p.add_argument("--refiner", choices=("none", "hqsam", "sam", "classical"), default=None,
+                   help="mask refiner (default: the model card's preferred refiner; 'none' without a card)")
     p.add_argument("--refiner-checkpoint", default=None, help="HQ-SAM / SAM checkpoint (.pth)")
     p.add_argument("--refiner-model", default="vit_tiny", help="HQ-SAM / SAM model type (vit_tiny|vit_b|vit_l|vit_h)")
     p.add_argument("--refiner-threshold", type=float, default=0.1,
@@ -59,7 +60,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--memory", default="released", help="memory policy preset (released|paper|deaot)")
     p.add_argument("--short-edge", type=int, default=None,
                    help="run the network at this short edge (masks are written at the input size); "
-                        "default: the input size")
+                        "default: the model card's preferred short edge (the input size without a card)")
     p.add_argument("--device", default="auto", help="auto|cpu|cuda|cuda:N|mps")
     p.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="auto",
                    help="network precision: auto (default) = bf16 where the CPU has AMX/AVX512-BF16 or the GPU "
@@ -76,10 +77,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..atomic import atomic_dir
     from ..data.masks import write_mask
-    from ..hub import load_tracker, resolve_device
+    from ..hub import load_tracker, model_card_of, resolve_device
     from ..pipeline import HQTrackPipeline
     from ..precision import resolve_precision
     from ..refine import build_refiner
+    from ..render import check_output_suffix
     from ..tracking import track_video
 
     options = {"threshold": args.refiner_threshold}
@@ -89,13 +91,14 @@ def run(args: argparse.Namespace) -> int:
     elif args.refiner_box_margin or args.refiner_single_mask or args.refiner_hq_token_only:
         raise ValueError(
             "--refiner-box-margin / --refiner-single-mask / --refiner-hq-token-only need --refiner hqsam|sam")
-    from ..render import check_output_suffix
-
     if args.overlay is not None:
         check_output_suffix(args.overlay, (".mp4", ".gif"), "--overlay")
     if args.preview is not None:
         check_output_suffix(args.preview, (".png",), "--preview")
     frames, mask, stems = check_inputs(args)
+    card = model_card_of(args.model, args.checkpoint)  # the weights file was checked by check_inputs
+    if args.refiner is None:
+        args.refiner = card.preferred_refiner if card is not None else "none"
     device = resolve_device(args.device)
     precision = resolve_precision(args.precision, device)
     refiner = build_refiner(args.refiner, checkpoint=args.refiner_checkpoint, model_type=args.refiner_model,
@@ -108,10 +111,13 @@ def run(args: argparse.Namespace) -> int:
         if not np.any(mask):
             raise ValueError(f"the box prompt(s) {args.box} gave an empty first mask")
     tracker, info = load_tracker(args.model, args.checkpoint, device=device, memory=args.memory,
-                                 short_edge=args.short_edge, precision=precision)
+                                 short_edge="auto" if args.short_edge is None else args.short_edge,
+                                 precision=precision)
     refined = "none" if refiner is None else args.refiner
     if args.refiner in ("hqsam", "sam"):
         refined += f" ({args.refiner_model}, precision {precision.name})"
+    if card is not None and args.refiner == card.preferred_refiner:
+        refined += " (model card default)"
     print(f"hqtrack track: model {info}, refiner {refined}", file=sys.stderr)
     pipeline = HQTrackPipeline(tracker, refiner, memory_write=tracker.policy.write)
 

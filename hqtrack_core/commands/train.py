@@ -113,7 +113,21 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def export_model(trainer, path: str | Path, half: bool = True) -> Path:
+def default_model_card(cfg, step: int):
+    """The card an exported checkpoint gets unless one is given: trained and preferred at the training scale
+    (stage 2's short edge; stage 1 crops static images of ``data_resolution``), precision auto, no refiner."""
+    from ..model.card import ModelCard
+
+    short = cfg.short_edge if cfg.stage == 2 else None
+    return ModelCard(
+        name=cfg.model, train_short_edge=short, preferred_short_edge=short, preferred_precision="auto",
+        preferred_refiner="none",
+        data=f"{cfg.data_split} split ({cfg.data_resolution}), stage {cfg.stage}",
+        steps=f"{step} steps of batch {cfg.batch_size}, crop {cfg.crop[0]}x{cfg.crop[1]}, precision {cfg.precision}",
+    )
+
+
+def export_model(trainer, path: str | Path, half: bool = True, card=None) -> Path:
     """Write the EMA weights in the format ``hqtrack_core.hub`` loads (safetensors with the VMOS config in
     its metadata; float16 halves the file) plus ``<stem>.json`` (model + training config, readable)."""
     import copy
@@ -127,8 +141,10 @@ def export_model(trainer, path: str | Path, half: bool = True) -> Path:
     model.load_state_dict(trainer.ema_state_dict())
     if half:
         model = model.half()
-    save_vmos(model, path, preset=trainer.cfg.model)
+    card = card or default_model_card(trainer.cfg, trainer.step)
+    save_vmos(model, path, preset=trainer.cfg.model, card=card)
     info = {"preset": trainer.cfg.model, "vmos_config": model.cfg.to_dict(), "dtype": "float16" if half else "float32",
-            "weights": "EMA", "train_config": trainer.cfg.to_dict(), "step": trainer.step}
+            "weights": "EMA", "train_config": trainer.cfg.to_dict(), "step": trainer.step,
+            "model_card": card.to_dict()}
     atomic_write_text(path.with_suffix(".json"), json.dumps(info, indent=2, sort_keys=True, default=list) + "\n")
     return path

@@ -115,7 +115,13 @@ def _split_names(root: Path, split: str | None, year: int | None) -> list[str] |
     for path in candidates:
         if path.is_file():
             return path.read_text().split()
-    raise FileNotFoundError(f"split {split!r}: none of {[str(c) for c in candidates]} exists")
+    from .splits import DERIVED_SPLITS
+
+    if split in DERIVED_SPLITS:
+        derived = DERIVED_SPLITS[split]
+        return derived.select(_split_names(root, derived.base, year))
+    raise FileNotFoundError(f"split {split!r}: none of {[str(c) for c in candidates]} exists "
+                            f"(derived splits: {sorted(DERIVED_SPLITS)})")
 
 
 def davis_videos(root: str | os.PathLike, resolution: str = "480p", split: str | None = None,

@@ -78,15 +78,20 @@ def load_official_checkpoint(model: nn.Module, path_or_state_dict: str | Path | 
     return missing, unexpected
 
 
-def save_vmos(model: nn.Module, path: str | Path, preset: str | None = None) -> Path:
-    """Save weights + config as one ``.safetensors`` file (atomic write)."""
+def save_vmos(model: nn.Module, path: str | Path, preset: str | None = None, card=None) -> Path:
+    """Save weights + config (+ a :class:`~hqtrack_core.model.card.ModelCard`) as one ``.safetensors`` file
+    (atomic write)."""
     from safetensors.torch import save_file
+
+    from .card import METADATA_KEY
 
     cfg: VMOSConfig = model.cfg
     path = Path(path)
     meta = {"vmos_config": json.dumps(cfg.to_dict()), "format": "hqtrack-vmos-1"}
     if preset:
         meta["preset"] = preset
+    if card is not None:
+        meta[METADATA_KEY] = card.to_json()
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     with atomic_path(path) as tmp:
         save_file(state, str(tmp), metadata=meta)

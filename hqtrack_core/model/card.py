@@ -1,0 +1,116 @@
+"""The model card: what a checkpoint was trained on and how it prefers to be run, stored inside the checkpoint.
+
+``hqtrack track`` and :func:`hqtrack_core.hub.load_tracker` take their defaults from it (inference short edge,
+precision, refiner) when the user does not say otherwise, so a model trained at a 240-pixel short edge is not
+run at 480p by accident. The card lives in the ``.safetensors`` metadata (key ``model_card``, JSON) written by
+:func:`hqtrack_core.model.checkpoint.save_vmos`, and is repeated, readable, in the ``.json`` beside it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+METADATA_KEY = "model_card"
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """Facts and preferred settings of one checkpoint.
+
+    Attributes:
+        name: the model's name (e.g. ``hqtrack_teach``).
+        train_short_edge: short edge (pixels) of the training frames before cropping; None if unknown.
+        preferred_short_edge: the inference short edge the model is meant to run at (``--short-edge`` default);
+            None = the input size.
+        preferred_precision: ``fp32|bf16|auto`` (``--precision`` default).
+        preferred_refiner: ``none|classical|hqsam|sam`` (``--refiner`` default; a weight-needing refiner is
+            never a default, since its weights are not in this checkpoint).
+        data: the training data, in words.
+        steps: the training steps, in words (per stage).
+        licence: the licence of the weights.
+        notes: anything else a user should know (validation figures, caveats).
+    """
+
+    name: str
+    train_short_edge: int | None = None
+    preferred_short_edge: int | None = None
+    preferred_precision: str = "auto"
+    preferred_refiner: str = "none"
+    data: str = ""
+    steps: str = ""
+    licence: str = ""
+    notes: str = ""
+
+    def __post_init__(self) -> None:
+        from ..precision import PRECISIONS
+
+        if self.preferred_precision not in PRECISIONS:
+            raise ValueError(f"model card: preferred_precision must be one of {PRECISIONS}, "
+                             f"got {self.preferred_precision!r}")
+        if self.preferred_refiner not in ("none", "classical"):
+            raise ValueError("model card: preferred_refiner must be 'none' or 'classical' (refiners that need "
+                             f"weights cannot be a checkpoint's default), got {self.preferred_refiner!r}")
+        from ..validate import MIN_SHORT_EDGE
+
+        for field in ("train_short_edge", "preferred_short_edge"):
+            value = getattr(self, field)
+            if value is not None and (not isinstance(value, int) or value < MIN_SHORT_EDGE):
+                raise ValueError(f"model card: {field} must be an integer >= {MIN_SHORT_EDGE} or None, "
+                                 f"got {value!r}")
+
+    def replace(self, **changes: Any) -> "ModelCard":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "ModelCard":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"model card: unknown fields {unknown}")
+        return cls(**values)
+
+
+def read_model_card(path: str | Path) -> ModelCard | None:
+    """The card stored in a ``.safetensors`` checkpoint, or None when it has none (older files, official ones)."""
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        return None
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as handle:
+        meta = handle.metadata() or {}
+    if METADATA_KEY not in meta:
+        return None
+    return ModelCard.from_dict(json.loads(meta[METADATA_KEY]))
+
+
+def write_model_card(path: str | Path, card: ModelCard) -> Path:
+    """Replace the card of a ``.safetensors`` checkpoint (same tensors, same other metadata; atomic)."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from ..atomic import atomic_path
+
+    path = Path(path)
+    if path.suffix != ".safetensors" or not path.is_file():
+        raise FileNotFoundError(f"not a .safetensors checkpoint: {path}")
+    with safe_open(str(path), framework="pt") as handle:
+        meta = dict(handle.metadata() or {})
+        state = {key: handle.get_tensor(key) for key in handle.keys()}
+    meta[METADATA_KEY] = card.to_json()
+    with atomic_path(path) as tmp:
+        save_file(state, str(tmp), metadata=meta)
+    return path
+
+
+__all__ = ["ModelCard", "read_model_card", "write_model_card", "METADATA_KEY"]

@@ -1,0 +1,105 @@
+"""The model card stored in our checkpoints sets the defaults of ``load_tracker`` and ``hqtrack track``; the
+derived DAVIS splits (train_fit / train_holdout) partition the train split."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from hqtrack_core.cli import main
+from hqtrack_core.data.masks import write_mask
+from hqtrack_core.data.splits import DERIVED_SPLITS, TRAIN_HOLDOUT
+from hqtrack_core.data.toy_video import make_toy_video
+from hqtrack_core.hub import default_checkpoint, load_tracker, model_card_of
+from hqtrack_core.model.card import ModelCard, read_model_card, write_model_card
+from hqtrack_core.model.checkpoint import load_vmos, save_vmos
+from hqtrack_core.model.vmos import build_vmos
+
+
+@pytest.fixture(scope="module")
+def small_checkpoint(tmp_path_factory):
+    """A random deaot_t saved with a card preferring a 97-pixel short edge and the classical refiner."""
+    torch.manual_seed(5)
+    path = tmp_path_factory.mktemp("card") / "small.safetensors"
+    card = ModelCard(name="deaot_t", train_short_edge=97, preferred_short_edge=97, preferred_refiner="classical",
+                     preferred_precision="fp32", data="none (random)", steps="0")
+    save_vmos(build_vmos("deaot_t"), path, preset="deaot_t", card=card)
+    return path, card
+
+
+def test_model_card_round_trip_and_rewrite_keeps_weights(small_checkpoint, tmp_path):
+    path, card = small_checkpoint
+    assert read_model_card(path) == card
+    copy = tmp_path / "copy.safetensors"
+    copy.write_bytes(path.read_bytes())
+    new = card.replace(preferred_short_edge=129, notes="changed")
+    write_model_card(copy, new)
+    assert read_model_card(copy) == new
+    a, b = load_vmos(path).state_dict(), load_vmos(copy).state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("bad", [dict(preferred_precision="fp8"), dict(preferred_refiner="hqsam"),
+                                 dict(preferred_short_edge=8), dict(train_short_edge="240")])
+def test_model_card_rejects_bad_values(bad):
+    with pytest.raises(ValueError, match="model card"):
+        ModelCard(name="x", **bad)
+
+
+def test_load_tracker_takes_short_edge_from_the_card(small_checkpoint):
+    path, _ = small_checkpoint
+    tracker, info = load_tracker(checkpoint=path, device="cpu")
+    assert tracker.resize is not None and tracker.resize.size_for(160, 224)[0] == 97
+    assert "short edge 97 (model card)" in info
+    tracker, info = load_tracker(checkpoint=path, device="cpu", short_edge=None)
+    assert tracker.resize is None and "input size" in info
+    with pytest.raises(ValueError, match="short_edge"):
+        load_tracker(checkpoint=path, device="cpu", short_edge=0)
+
+
+def test_committed_teaching_checkpoint_has_a_card():
+    if not default_checkpoint().is_file():
+        pytest.skip("no committed teaching checkpoint in this checkout")
+    card = model_card_of()
+    assert card is not None and card.name == "hqtrack_teach"
+    assert card.preferred_short_edge == card.train_short_edge  # run at the scale it was trained at
+    assert card.licence.startswith("CC BY-NC 4.0")
+
+
+def test_track_cli_defaults_come_from_the_card(small_checkpoint, tmp_path, capsys):
+    path, _ = small_checkpoint
+    video = make_toy_video(num_frames=3, height=160, width=224, num_objects=1, seed=2)
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for t, frame in enumerate(video.frames):
+        Image.fromarray(frame).save(frames / f"{t:05d}.png")
+    write_mask(tmp_path / "m.png", video.labels[0])
+    code = main(["track", str(frames), "--mask", str(tmp_path / "m.png"), "--checkpoint", str(path),
+                 "--out", str(tmp_path / "out"), "--device", "cpu"])
+    assert code == 0
+    first_line = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("hqtrack track: model")][0]
+    assert "short edge 97 (model card)" in first_line and "refiner classical (model card default)" in first_line
+    assert len(list((tmp_path / "out").glob("*.png"))) == 3
+
+
+def test_derived_splits_partition_train():
+    names = [f"s{i}" for i in range(10)] + list(TRAIN_HOLDOUT)
+    fit = DERIVED_SPLITS["train_fit"].select(names)
+    hold = DERIVED_SPLITS["train_holdout"].select(names)
+    assert sorted(fit + hold) == sorted(names) and not set(fit) & set(hold)
+    assert hold == [n for n in names if n in TRAIN_HOLDOUT]
+    with pytest.raises(ValueError, match="does not hold"):
+        DERIVED_SPLITS["train_holdout"].select(names[:5])
+
+
+@pytest.mark.shared_data
+def test_derived_splits_on_davis(shared_data):
+    from hqtrack_core.data.datasets import davis_videos
+
+    root = shared_data / "davis2016"
+    fit = [v.name for v in davis_videos(root, "240p", split="train_fit")]
+    hold = [v.name for v in davis_videos(root, "240p", split="train_holdout")]
+    assert len(fit) == 24 and sorted(hold) == sorted(TRAIN_HOLDOUT)
+    assert np.isin(hold, (root / "ImageSets" / "train.txt").read_text().split()).all()
