@@ -19,7 +19,8 @@ def test_ours_frames_bf16_close_to_fp32_at_toy_size():
     fp32 = OursFrames(images, labels, "fp32")
     bf16 = OursFrames(images, labels, "bf16")
     a, b = fp32.frame(1), bf16.frame(1)
-    assert a.shape == b.shape == (1, 3, 65, 97) and b.dtype == torch.float32
+    assert a.shape == b.shape and a.shape[-2:] == (65, 97) and b.dtype == torch.float32
+    a, b = a[:, :3], b[:, :3]  # background + the 2 objects (the other slots are unused)
     assert torch.isfinite(b).all()
     assert (a - b).abs().max() < 0.25 * a.abs().max()  # same network, bf16 rounding only
 
