@@ -67,7 +67,10 @@ def test_fault_signal_cleans_up_and_exits_128_plus_n(long_video, tmp_path, signu
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "hqtrack_core.cli", "track", str(frames), "--mask", str(mask),
-                             "--out", str(out), *TINY], env=env, stderr=subprocess.PIPE, text=True)
+                             "--out", str(out), *TINY], env=env, stderr=subprocess.PIPE, text=True,
+                            # a shell's background job starts with SIGINT ignored and Python keeps it ignored:
+                            # give the child the default disposition, as a terminal would
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 240
     while not list(tmp_path.glob(".out.partial-*")) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)

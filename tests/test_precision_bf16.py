@@ -74,7 +74,7 @@ def test_precision_track_cli_option_and_first_log_line(toy_frames, tmp_path, cap
     assert code == 0, err
     first = next(line for line in err.splitlines() if line.startswith("hqtrack track: model"))
     assert f"precision {precision} (requested" in first
-    assert "memory policy 'released'" in first and "refiner none" in first
+    assert "memory policy 'released'" in first and ", refiner " in first
     assert sorted(p.name for p in out.iterdir()) == ["00000.png", "00001.png"]
     assert read_mask(out / "00001.png").shape == (96, 128)
 

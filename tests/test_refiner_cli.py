@@ -92,7 +92,7 @@ def test_refiner_cli_errors_are_clear_and_write_nothing(toy, random_hqsam_checkp
     assert main([*base, "--refiner", "classical", "--refiner-checkpoint", str(random_hqsam_checkpoint)]) == 2
     assert "no checkpoint" in capsys.readouterr().err
 
-    assert main([*base, "--refiner-checkpoint", str(random_hqsam_checkpoint)]) == 2  # --refiner none
+    assert main([*base, "--refiner", "none", "--refiner-checkpoint", str(random_hqsam_checkpoint)]) == 2
     assert "the refiner is 'none'" in capsys.readouterr().err
 
     assert main([*base, "--refiner", "classical", "--refiner-threshold", "1.5"]) == 2

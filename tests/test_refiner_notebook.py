@@ -1,7 +1,7 @@
 """Notebook 04 with its ``checkpoint`` parameter: the path a user with real HQ-SAM weights takes.
 
 The checkpoint is a random vit_tiny saved as the official files are (the ``random_hqsam_checkpoint`` fixture);
-the frame is the generated one (``data_root=""``), and figures go to a temporary folder (``HQTRACK_FIGURES``), so
+the frame is blackswan's (``data_root=""``: the shared data, else the shipped clip), and figures go to a temporary folder (``HQTRACK_FIGURES``), so
 the committed ones are not touched.
 """
 
@@ -27,8 +27,8 @@ def test_refiner_notebook_runs_with_a_checkpoint_file(tmp_path, monkeypatch, ran
         cwd=str(NOTEBOOK.parent), progress_bar=False,
     )
     text = _stream_text(nb)
-    assert "generated toy frame" in text
-    assert "2 object(s), image encodings: 1, proposals (2, 240, 320)" in text
-    # with a checkpoint the notebook reports HQ-SAM's result per object and uses HQ-SAM for the box prompt
-    assert text.count("-> HQ-SAM") == 2
+    assert "blackswan" in text  # data_root "": the shared data when present, else the shipped clip
+    assert "1 object(s), image encodings: 1, proposals (1, " in text
+    # with a checkpoint the notebook reports HQ-SAM's result per object
+    assert text.count("-> HQ-SAM") == 1
     assert (figures / "04_mask_refiner.png").is_file()

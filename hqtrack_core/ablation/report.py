@@ -107,6 +107,21 @@ def plot_row(result: dict, ax, keys: Sequence[str] = ("JF", "Q")) -> None:
     ax.legend(fontsize=8)
 
 
+def _recorded_data_root(recorded: str) -> Path:
+    """The dataset a committed row was computed on, found on this machine: the recorded path when it is a folder
+    here, else the folder of that name under the shared data (:func:`hqtrack_core.paths.data_root`; the recorded
+    path may be relative to another working directory, e.g. the repository root of ``make ablations``)."""
+    from ..paths import data_root as shared_root
+
+    path = Path(recorded)
+    if path.is_absolute() and path.is_dir():
+        return path
+    shared = shared_root()
+    if shared is not None and (shared / path.name).is_dir():
+        return shared / path.name
+    return path
+
+
 def live_check(result: dict, variant: str, clip: str, frames: int, data_root: str | os.PathLike | None = None,
                tolerance: float = 0.02) -> dict:
     """Recompute the first ``frames`` frames of one clip and one variant with the row's stored settings and compare
@@ -120,7 +135,7 @@ def live_check(result: dict, variant: str, clip: str, frames: int, data_root: st
     import torch
 
     settings = settings_from_json(result["settings"])
-    root = data_root or result["settings"]["data_root"]
+    root = data_root or _recorded_data_root(result["settings"]["data_root"])
     threads = torch.get_num_threads()
     torch.set_num_threads(result["settings"].get("torch_threads", threads))  # bf16 sums depend on the split
     try:
