@@ -107,7 +107,7 @@ def plot_row(result: dict, ax, keys: Sequence[str] = ("JF", "Q")) -> None:
     ax.legend(fontsize=8)
 
 
-def _recorded_data_root(recorded: str) -> Path:
+def recorded_data_root(recorded: str) -> Path:
     """The dataset a committed row was computed on, found on this machine: the recorded path when it is a folder
     here, else the folder of that name under the shared data (:func:`hqtrack_core.paths.data_root`; the recorded
     path may be relative to another working directory, e.g. the repository root of ``make ablations``)."""
@@ -135,7 +135,7 @@ def live_check(result: dict, variant: str, clip: str, frames: int, data_root: st
     import torch
 
     settings = settings_from_json(result["settings"])
-    root = data_root or _recorded_data_root(result["settings"]["data_root"])
+    root = data_root or recorded_data_root(result["settings"]["data_root"])
     threads = torch.get_num_threads()
     torch.set_num_threads(result["settings"].get("torch_threads", threads))  # bf16 sums depend on the split
     try:
@@ -174,5 +174,5 @@ def load_all(folder: str | os.PathLike | None = None) -> list[dict]:
     return [load_row(n, folder) for n in ROW_NAMES if (folder / f"{n}.json").is_file()]
 
 
-__all__ = ["results_dir", "load_row", "load_all", "row_table", "sequence_table", "ours_vs_paper", "summary_table",
+__all__ = ["results_dir", "recorded_data_root", "load_row", "load_all", "row_table", "sequence_table", "ours_vs_paper", "summary_table",
            "plot_row", "live_check", "memory_schedule"]
