@@ -33,6 +33,16 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     return check_device(device)
 
 
+def _resolve(model: str | None, checkpoint: str | Path | None) -> tuple[str | None, str | Path | None]:
+    """``(model, checkpoint)`` as :func:`load_vmos_model` reads them: ``None``/``""``/``"auto"`` model = the default
+    one, ``None``/``""`` checkpoint = the committed teaching checkpoint for the default model (when present)."""
+    model = None if model in (None, "", "auto") else model
+    checkpoint = None if checkpoint in (None, "") else checkpoint
+    if checkpoint is None and model in (None, DEFAULT_MODEL) and default_checkpoint().is_file():
+        checkpoint = default_checkpoint()
+    return model, checkpoint
+
+
 def load_vmos_model(model: str | None = None, checkpoint: str | Path | None = None,
                     pretrained_encoder: bool = False):
     """Build the VMOS network. Returns ``(model, description)``.
@@ -51,10 +61,7 @@ def load_vmos_model(model: str | None = None, checkpoint: str | Path | None = No
     from .model.checkpoint import load_official_checkpoint, load_vmos
     from .model.vmos import build_vmos
 
-    model = None if model in (None, "", "auto") else model
-    checkpoint = None if checkpoint in (None, "") else checkpoint
-    if checkpoint is None and model in (None, DEFAULT_MODEL) and default_checkpoint().is_file():
-        checkpoint = default_checkpoint()
+    model, checkpoint = _resolve(model, checkpoint)
     if checkpoint is None or str(checkpoint).lower() == "none":
         name = model or DEFAULT_MODEL
         if checkpoint is None:
@@ -79,8 +86,7 @@ def load_vmos_model(model: str | None = None, checkpoint: str | Path | None = No
 
 def model_card_of(model: str | None = None, checkpoint: str | Path | None = None) -> ModelCard | None:
     """The model card of the checkpoint ``load_vmos_model(model, checkpoint)`` would load (None if it has none)."""
-    if checkpoint is None and model in (None, DEFAULT_MODEL) and default_checkpoint().is_file():
-        checkpoint = default_checkpoint()
+    _, checkpoint = _resolve(model, checkpoint)
     if checkpoint is None or str(checkpoint).lower() == "none" or not Path(checkpoint).is_file():
         return None
     return read_model_card(checkpoint)

@@ -22,6 +22,8 @@ from hqtrack_core.data.frames import list_frames, natural_key, open_frames
 from hqtrack_core.data.masks import read_mask, read_prompt_mask, write_mask
 from hqtrack_core.data.toy_video import make_toy_video
 
+from _toy_helpers import write_toy_clip
+
 N_FRAMES = 5
 TINY = ["--model", "deaot_t", "--checkpoint", "none"]  # random small weights: mechanics only
 
@@ -31,12 +33,7 @@ def toy(tmp_path_factory):
     """5 JPEG frames (64x80) named 1..5 (natural order matters), the first mask, and the video."""
     root = tmp_path_factory.mktemp("toy")
     video = make_toy_video(num_frames=N_FRAMES, height=64, width=80, num_objects=2, seed=5)
-    frames = root / "frames"
-    frames.mkdir()
-    for t, frame in enumerate(video.frames):
-        Image.fromarray(frame).save(frames / f"{t + 1}.jpg", quality=95)
-    mask = root / "first.png"
-    write_mask(mask, video.labels[0])
+    frames, mask = write_toy_clip(root, video, name="{n}.jpg")  # named 1..N: natural order matters
     return frames, mask, video
 
 

@@ -23,6 +23,8 @@ from hqtrack_core.cli import main
 from hqtrack_core.data.masks import write_mask
 from hqtrack_core.data.toy_video import make_toy_video
 
+from _toy_helpers import write_toy_clip
+
 TINY = ["--model", "deaot_t", "--checkpoint", "none"]
 REPO = Path(__file__).resolve().parents[1]
 
@@ -31,13 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 def toy(tmp_path_factory):
     root = tmp_path_factory.mktemp("toy")
     video = make_toy_video(num_frames=4, height=64, width=80, num_objects=2, seed=2)
-    frames = root / "frames"
-    frames.mkdir()
-    for t, frame in enumerate(video.frames):
-        Image.fromarray(frame).save(frames / f"{t:05d}.jpg", quality=95)
-    mask = root / "first.png"
-    write_mask(mask, video.labels[0])
-    return frames, mask
+    return write_toy_clip(root, video)
 
 
 def _leftovers(folder: Path) -> list[str]:

@@ -6,16 +6,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from hqtrack_core.cli import main
-from hqtrack_core.data.masks import write_mask
 from hqtrack_core.data.splits import DERIVED_SPLITS, TRAIN_HOLDOUT
 from hqtrack_core.data.toy_video import make_toy_video
 from hqtrack_core.hub import default_checkpoint, load_tracker, model_card_of
 from hqtrack_core.model.card import ModelCard, read_model_card, write_model_card
 from hqtrack_core.model.checkpoint import load_vmos, save_vmos
 from hqtrack_core.model.vmos import build_vmos
+
+from _toy_helpers import write_toy_clip
 
 
 @pytest.fixture(scope="module")
@@ -71,12 +71,8 @@ def test_committed_teaching_checkpoint_has_a_card():
 def test_track_cli_defaults_come_from_the_card(small_checkpoint, tmp_path, capsys):
     path, _ = small_checkpoint
     video = make_toy_video(num_frames=3, height=160, width=224, num_objects=1, seed=2)
-    frames = tmp_path / "frames"
-    frames.mkdir()
-    for t, frame in enumerate(video.frames):
-        Image.fromarray(frame).save(frames / f"{t:05d}.png")
-    write_mask(tmp_path / "m.png", video.labels[0])
-    code = main(["track", str(frames), "--mask", str(tmp_path / "m.png"), "--checkpoint", str(path),
+    frames, mask = write_toy_clip(tmp_path, video, name="{t:05d}.png")
+    code = main(["track", str(frames), "--mask", str(mask), "--checkpoint", str(path),
                  "--out", str(tmp_path / "out"), "--device", "cpu"])
     assert code == 0
     first_line = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("hqtrack track: model")][0]

@@ -6,14 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from hqtrack_core.cli import main
-from hqtrack_core.data.masks import read_mask, write_mask
+from hqtrack_core.data.masks import read_mask
 from hqtrack_core.data.toy_video import make_toy_video
 from hqtrack_core.inference.engine import ResizePolicy, VMOSTracker
 from hqtrack_core.model.vmos import build_vmos
 from hqtrack_core.precision import cpu_bf16_support, resolve_precision
+
+from _toy_helpers import write_toy_clip
 
 
 def test_precision_resolution_names_and_errors():
@@ -58,10 +59,7 @@ def test_precision_tracker_default_is_exact_fp32_and_bf16_outputs_are_fp32():
 def toy_frames(tmp_path_factory):
     root = tmp_path_factory.mktemp("toy_precision")
     video = make_toy_video(num_frames=2, height=96, width=128, num_objects=1, seed=5)
-    (root / "frames").mkdir()
-    for t, frame in enumerate(video.frames):
-        Image.fromarray(frame).save(root / "frames" / f"{t:05d}.png")
-    write_mask(root / "first.png", video.labels[0])
+    write_toy_clip(root, video, name="{t:05d}.png")
     return root
 
 

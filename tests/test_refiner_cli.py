@@ -13,9 +13,11 @@ import pytest
 from PIL import Image
 
 from hqtrack_core.cli import main
-from hqtrack_core.data.masks import read_mask, write_mask
+from hqtrack_core.data.masks import read_mask
 from hqtrack_core.data.toy_video import make_toy_video
 from hqtrack_core.refine import masks_to_boxes
+
+from _toy_helpers import write_toy_clip
 
 N_FRAMES = 4
 
@@ -25,12 +27,7 @@ def toy(tmp_path_factory):
     """A folder of 4 JPEG frames (160x224), the first frame's label map, and each object's tight box."""
     root = tmp_path_factory.mktemp("toy")
     video = make_toy_video(num_frames=N_FRAMES, height=160, width=224, num_objects=2, seed=3)
-    frames = root / "frames"
-    frames.mkdir()
-    for t, frame in enumerate(video.frames):
-        Image.fromarray(frame).save(frames / f"{t:05d}.jpg", quality=95)
-    mask = root / "first.png"
-    write_mask(mask, video.labels[0])
+    frames, mask = write_toy_clip(root, video)
     ids = [int(i) for i in np.unique(video.labels[0]) if i]
     boxes = masks_to_boxes(np.stack([video.labels[0] == i for i in ids]))
     return frames, mask, video, boxes

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from ..paths import data_root
+from .peer_sam2 import davis_frames, read_davis_480p, time_steps
 
 PRECISIONS = ("fp32", "bf16")
 THREADS = 2
@@ -52,13 +53,7 @@ def teach_fps(frames: int = 12, rounds: int = 2, short_edge: int = 240) -> dict:
     for _ in range(rounds):
         for precision in PRECISIONS:
             tracker, _ = load_tracker(device="cpu", short_edge=short_edge, precision=precision)
-            tracker.step(images[0], mask)
-            run = []
-            for image in images[1:]:
-                start = time.perf_counter()
-                tracker.step(image)
-                run.append(time.perf_counter() - start)
-            times[precision] += run[1:]
+            times[precision] += time_steps(tracker, images, mask)[1:]
             loads.append(_load())
     fps = {p: 1.0 / statistics.median(v) for p, v in times.items()}
     print(f"teaching model, {source}, network short edge {short_edge}, {rounds} rounds fp32/bf16: "
@@ -69,20 +64,11 @@ def teach_fps(frames: int = 12, rounds: int = 2, short_edge: int = 240) -> dict:
 
 def _sequence_frames(frames: int) -> tuple[list[np.ndarray], np.ndarray, str]:
     """``parkour`` 480p frames and its first mask (object 1), or the random video of ``peer_sam2``."""
-    import cv2
-
-    root = data_root()
-    seq = None if root is None else root / "davis2016" / "JPEGImages" / "480p" / "parkour"
-    if seq is not None and seq.is_dir():
-        paths = sorted(seq.glob("*.jpg"))[:frames]
-        images = [cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB) for p in paths]
-        gt = cv2.imread(str(root / "davis2016" / "Annotations" / "480p" / "parkour" / "00000.png"),
-                        cv2.IMREAD_GRAYSCALE)
-        return images, (gt > 0).astype(np.int64), f"DAVIS-2016 parkour frames 0-{frames - 1} (480p)"
-    from .peer_sam2 import davis_frames
-
-    images, mask, source = davis_frames(frames)
-    return images, mask, source
+    found = read_davis_480p("parkour", frames)
+    if found is not None:
+        images, gt = found
+        return images, gt.astype(np.int64), f"DAVIS-2016 parkour frames 0-{frames - 1} (480p)"
+    return davis_frames(frames)
 
 
 def train_step(steps: int = 4, rounds: int = 1, batch_size: int = 4, crop: int = 241,

@@ -32,17 +32,37 @@ SAM2_CONFIG = "configs/sam2.1/sam2.1_hiera_t.yaml"
 THREADS = 2
 
 
-def davis_frames(frames: int, height: int = 480, width: int = 854) -> tuple[list[np.ndarray], np.ndarray, str]:
-    """``frames`` RGB uint8 frames and a 2-object first-frame mask; DAVIS ``blackswan`` when present."""
+def read_davis_480p(sequence: str, frames: int) -> tuple[list[np.ndarray], np.ndarray] | None:
+    """The first ``frames`` RGB uint8 frames of a DAVIS-2016 480p sequence and its first-frame foreground
+    ``(480, 854)`` bool; None when the shared data does not have it."""
     import cv2
 
     root = data_root()
-    seq = None if root is None else root / "davis2016" / "JPEGImages" / "480p" / SEQUENCE
-    if seq is not None and seq.is_dir() and (height, width) == (480, 854):
-        paths = sorted(seq.glob("*.jpg"))[:frames]
-        images = [cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB) for p in paths]
-        gt = cv2.imread(str(root / "davis2016" / "Annotations" / "480p" / SEQUENCE / "00000.png"),
-                        cv2.IMREAD_GRAYSCALE) > 0
+    seq = None if root is None else root / "davis2016" / "JPEGImages" / "480p" / sequence
+    if seq is None or not seq.is_dir():
+        return None
+    paths = sorted(seq.glob("*.jpg"))[:frames]
+    images = [cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB) for p in paths]
+    gt = cv2.imread(str(root / "davis2016" / "Annotations" / "480p" / sequence / "00000.png"), cv2.IMREAD_GRAYSCALE)
+    return images, gt > 0
+
+
+def time_steps(tracker, images: list[np.ndarray], mask: np.ndarray) -> list[float]:
+    """Seconds of ``tracker.step`` on ``images[1:]`` after the prompt frame ``images[0]`` with ``mask``."""
+    tracker.step(images[0], mask)
+    times = []
+    for image in images[1:]:
+        start = time.perf_counter()
+        tracker.step(image)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def davis_frames(frames: int, height: int = 480, width: int = 854) -> tuple[list[np.ndarray], np.ndarray, str]:
+    """``frames`` RGB uint8 frames and a 2-object first-frame mask; DAVIS ``blackswan`` when present."""
+    found = read_davis_480p(SEQUENCE, frames) if (height, width) == (480, 854) else None
+    if found is not None:
+        images, gt = found
         source = f"DAVIS-2016 {SEQUENCE} frames 0-{frames - 1}"
     else:
         rng = np.random.default_rng(0)
@@ -67,14 +87,7 @@ def time_ours(images: list[np.ndarray], mask: np.ndarray, precision: str) -> lis
 
     model = build_multiscale_vmos("hqtrack_vmos").eval()
     apply_name_rule(model)
-    tracker = VMOSTracker(model, memory_policy("released"), precision=precision)
-    tracker.step(images[0], mask)
-    times = []
-    for image in images[1:]:
-        start = time.perf_counter()
-        tracker.step(image)
-        times.append(time.perf_counter() - start)
-    return times
+    return time_steps(VMOSTracker(model, memory_policy("released"), precision=precision), images, mask)
 
 
 def build_sam2_tiny(image_size: int | None = None):

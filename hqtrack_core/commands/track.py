@@ -62,8 +62,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="run the network at this short edge (masks are written at the input size); "
                         "default: the model card's preferred short edge (the input size without a card)")
     p.add_argument("--device", default="auto", help="auto|cpu|cuda|cuda:N|mps")
-    p.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="auto",
-                   help="network precision: auto (default) = bf16 where the CPU has AMX/AVX512-BF16 or the GPU "
+    p.add_argument("--precision", choices=("fp32", "bf16", "auto"), default=None,
+                   help="network precision (default: the model card's preferred precision; auto without a card): "
+                        "auto = bf16 where the CPU has AMX/AVX512-BF16 or the GPU "
                         "supports it, else fp32; fp32 = exact; masks are the same format either way")
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
     p.add_argument("--overlay", type=Path, default=None,
@@ -99,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
     card = model_card_of(args.model, args.checkpoint)  # the weights file was checked by check_inputs
     if args.refiner is None:
         args.refiner = card.preferred_refiner if card is not None else "none"
+    if args.precision is None:
+        args.precision = card.preferred_precision if card is not None else "auto"
     device = resolve_device(args.device)
     precision = resolve_precision(args.precision, device)
     refiner = build_refiner(args.refiner, checkpoint=args.refiner_checkpoint, model_type=args.refiner_model,
