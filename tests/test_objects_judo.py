@@ -106,3 +106,38 @@ def test_judo_removed_object_disappears(judo):
     out = tracker.step(frames[13], prompts[13])
     assert out.object_ids == [1, 3, 4]
     assert set(np.unique(out.labels).tolist()) <= {0, 1, 3, 4}
+
+
+def test_load_judo_pads_the_short_mask_and_keeps_prompts(shared_data):
+    """The package's judo loader (notebooks 03 and 14): 16 frames, one new id per prompt frame, the short mask
+    padded and reported."""
+    from hqtrack_core.data.demo import load_judo
+
+    clip = load_judo(shared_data, scale=0.25)
+    assert len(clip) == 16 and clip.frames[0].shape == (120, 214, 3)
+    assert {t: sorted(int(i) for i in np.unique(p) if i) for t, p in clip.prompts.items()} == \
+        {t: sorted(ids) for t, ids in PROMPTS.items()}
+    assert all(p.shape == (120, 214) for p in clip.prompts.values())
+    assert clip.first_prompt == {1: 0, 2: 5, 3: 8, 4: 13}
+    assert len(clip.warnings) == 1 and "00005.png: 853x480 -> 854x480" in clip.warnings[0]
+
+
+def test_track_prompted_joint_and_separate_on_judo(judo):
+    """Joint: one tracker learns each id at its prompt frame; separate: one tracker per object from its prompt
+    frame; both output only known ids, and only separate tracking can have objects claiming the same pixel."""
+    from hqtrack_core.ablation.runner import track_prompted
+
+    frames, prompts = judo
+    frames, prompts = frames[:10], {t: p for t, p in prompts.items() if t < 10}
+    runs = {mode: track_prompted(_tracker, frames, prompts, mode) for mode in ("joint", "separate")}
+    for run in runs.values():
+        assert run.known[0] == [1] and run.known[5] == [1, 2] and run.known[9] == [1, 2, 3]
+        assert all(set(np.unique(lab).tolist()) <= set(k) | {0} for lab, k in zip(run.labels, run.known))
+        for t, prompt in prompts.items():  # a prompt frame outputs its own new object where prompted
+            assert (run.labels[t][prompt > 0] == prompt[prompt > 0]).mean() > 0.99
+    assert runs["joint"].conflicts == [0] * 10
+    assert len(runs["separate"].conflicts) == 10 and min(runs["separate"].conflicts) >= 0
+    with pytest.raises(ValueError, match="first frame needs a prompt"):
+        track_prompted(_tracker, frames, {5: prompts[5]})
+    with pytest.raises(ValueError, match="mode must be"):
+        track_prompted(_tracker, frames, prompts, "both")

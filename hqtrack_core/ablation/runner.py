@@ -128,6 +128,63 @@ def track_separate(make_tracker: Callable[[], object], clip: LabelledClip, preci
     return run
 
 
+@dataclass
+class PromptedRun:
+    """Tracking a :class:`~hqtrack_core.data.demo.PromptedClip` (objects prompted on different frames).
+
+    ``labels[t]`` ``(H, W) uint8``; ``known[t]``: the ids tracked at frame ``t``; ``seconds[t]``: wall time of
+    the frame; ``conflicts[t]``: pixels that two or more objects claim before the merge (separate tracking: each
+    tracker's own foreground; joint tracking is one soft-max over all ids, so always 0)."""
+
+    mode: str
+    labels: list[np.ndarray] = field(default_factory=list)
+    known: list[list[int]] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    conflicts: list[int] = field(default_factory=list)
+
+
+def track_prompted(make_tracker: Callable[[], object], frames: Sequence[np.ndarray], prompts: dict[int, np.ndarray],
+                   mode: str = "joint", precision: PrecisionChoice | None = None) -> PromptedRun:
+    """Track ``frames`` whose objects are prompted at the frames of ``prompts`` (each label map holds the ids that
+    frame adds), ``"joint"``: one tracker for all objects (a prompt adds its ids to it); ``"separate"``: one new
+    tracker per object from its prompt frame on, given only that object, merged as :func:`track_separate` merges.
+    Frame 0 must carry a prompt."""
+    from ..inference.engine import channel_argmax, soft_aggregate
+
+    if mode not in ("joint", "separate"):
+        raise ValueError(f"mode must be 'joint' or 'separate', got {mode!r}")
+    if 0 not in prompts:
+        raise ValueError(f"the first frame needs a prompt; prompts are given at frames {sorted(prompts)}")
+    precision = precision or resolve_precision("fp32")
+    run = PromptedRun(mode)
+    joint = make_tracker() if mode == "joint" else None
+    trackers: list[tuple[int, object]] = []
+    for t, image in enumerate(frames):
+        prompt = prompts.get(t)
+        start = time.perf_counter()
+        with precision.autocast():
+            if joint is not None:
+                out = joint.step(image, prompt)
+                labels, known, conflict = out.labels, list(joint.object_ids), 0
+            else:
+                new = [int(i) for i in np.unique(prompt) if i] if prompt is not None else []
+                outs = [tracker.step(image) for _, tracker in trackers]
+                for obj in new:
+                    tracker = make_tracker()
+                    outs.append(tracker.step(image, (prompt == obj).astype(np.int64)))
+                    trackers.append((obj, tracker))
+                own = torch.stack([o.probs[1].float() > o.probs[0].float() for o in outs])
+                conflict = int((own.sum(0) >= 2).sum())
+                merged = soft_aggregate([torch.log(o.probs.float().clamp_min(1e-8))[None] for o in outs])[0]
+                lut = np.array([0, *(obj for obj, _ in trackers)], dtype=np.int64)
+                labels, known = lut[channel_argmax(merged).cpu().numpy()], [obj for obj, _ in trackers]
+        run.seconds.append(time.perf_counter() - start)
+        run.labels.append(np.asarray(labels).astype(np.uint8))
+        run.known.append(sorted(known))
+        run.conflicts.append(conflict)
+    return run
+
+
 def refine_runs(refiner: Refiner, clips: Sequence[LabelledClip], runs: Sequence[ClipRun]
                 ) -> tuple[list[list[RefineResult]], list[list[float]]]:
     """Refine the raw VMOS masks of every propagated frame (exact for ``write="raw"``: the memory never sees the
@@ -270,4 +327,5 @@ def run_row(row: Row, clips: Sequence[LabelledClip], ctx: RowContext, log: Calla
     return [{"name": v.name, "label": v.label, "variant": v.to_dict(), **records[v.name]} for v in row.variants]
 
 
-__all__ = ["ClipRun", "RowContext", "track_joint", "track_separate", "score_runs", "run_row"]
+__all__ = ["ClipRun", "PromptedRun", "RowContext", "track_joint", "track_separate", "track_prompted", "score_runs",
+           "run_row"]

@@ -23,7 +23,8 @@ from .datasets import Video, davis_video
 from .demo_clip import DEMO_SEQUENCE, demo_davis_root
 from .frames import resize_frame
 
-__all__ = ["Clip", "DEMO_SEQUENCE", "davis_roots", "open_sequence", "load_clip", "osvos_prediction"]
+__all__ = ["Clip", "DEMO_SEQUENCE", "PromptedClip", "davis_roots", "open_sequence", "load_clip", "load_judo",
+           "osvos_prediction"]
 
 RESOLUTIONS = ("480p", "240p")  # looked up in this order in a DAVIS root
 
@@ -132,3 +133,62 @@ def osvos_prediction(sequence: str, stem: str, data_root: str | os.PathLike | No
         return None
     path = root / "osvos_davis2017_predictions" / sequence / f"{stem}.png"
     return read_mask(path) if path.is_file() else None
+
+
+@dataclass
+class PromptedClip:
+    """A video whose objects are prompted on different frames (objects added mid-video).
+
+    ``frames``: ``(H, W, 3) uint8 RGB``; ``prompts``: frame index -> ``(H, W) int64`` label map holding the ids
+    that frame adds (0 elsewhere); ``source``: a printable line saying what was loaded and from where.
+    """
+
+    frames: list[np.ndarray]
+    prompts: dict[int, np.ndarray]
+    source: str
+    warnings: list[str]
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    @property
+    def first_prompt(self) -> dict[int, int]:
+        """Object id -> the frame that prompts it."""
+        return {int(i): t for t, p in sorted(self.prompts.items(), reverse=True) for i in np.unique(p) if i}
+
+
+def load_judo(data_root: str | os.PathLike | None = "", scale: float = 0.375, seed: int = 0) -> PromptedClip:
+    """Cutie's ``judo`` example from the shared data (16 frames, objects 1-4 prompted at frames 0, 5, 8, 13; its
+    853-pixel-wide ``00005.png`` is padded to the frame by :func:`~hqtrack_core.data.masks.fit_mask_to`, noted in
+    ``warnings``), resized by ``scale``. Without the shared data (or with ``data_root="demo"``): a generated
+    16-frame video whose second object is prompted at frame 5, with ``source`` saying so."""
+    import warnings as _warnings
+
+    from ..paths import data_root as shared_root
+    from .datasets import folder_video
+    from .masks import fit_mask_to, read_mask
+
+    shared = None if str(data_root or "") == "demo" else (Path(data_root) if data_root else shared_root())
+    if shared is None or not (shared / "cutie_examples" / "images" / "judo").is_dir():
+        from .toy_video import make_toy_video
+
+        toy = make_toy_video(num_frames=16, height=240, width=320, num_objects=1, seed=seed, late_object=True)
+        prompts = {0: toy.first_mask().astype(np.int64), 5: toy.first_mask(2).astype(np.int64)}
+        return PromptedClip(list(toy.frames), prompts,
+                            "generated toy video with a late object (Cutie's judo needs the shared data)", [])
+    video = folder_video(shared / "cutie_examples" / "images" / "judo")
+    mask_dir = shared / "cutie_examples" / "masks" / "judo"
+    frames, prompts, notes = [], {}, []
+    for index, (stem, image) in enumerate(video.frames()):
+        frames.append(resize_frame(image, scale=scale))
+        path = mask_dir / f"{stem}.png"
+        if path.is_file():
+            raw = read_mask(path)
+            with _warnings.catch_warnings(record=True) as caught:
+                _warnings.simplefilter("always")
+                fitted = fit_mask_to(raw, image.shape[:2])
+            if caught:
+                notes.append(f"{path.name}: {raw.shape[1]}x{raw.shape[0]} -> {fitted.shape[1]}x{fitted.shape[0]}")
+            prompts[index] = resize_frame(fitted, scale=scale, nearest=True).astype(np.int64)
+    h, w = frames[0].shape[:2]
+    return PromptedClip(frames, prompts, f"Cutie example judo, {len(frames)} frames at {w}x{h}", notes)
