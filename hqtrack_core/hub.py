@@ -26,6 +26,12 @@ def default_checkpoint() -> Path:
     return artefacts_dir() / "checkpoints" / f"{DEFAULT_MODEL}.safetensors"
 
 
+def ablation_checkpoint(model: str) -> Path:
+    """The committed teaching-scale checkpoint of an ablation variant's preset (rows 1-2,
+    ``data/checkpoints/ablation/<model>.safetensors``; may be absent: then the row says how to train it)."""
+    return artefacts_dir() / "checkpoints" / "ablation" / f"{model}.safetensors"
+
+
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     """``"auto"`` picks CUDA, then MPS, then CPU; a device that does not exist here is a ValueError."""
     from .validate import check_device

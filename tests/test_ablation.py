@@ -14,6 +14,7 @@ from hqtrack_core.ablation.generators import (LabelledClip, composite_clip, ping
 from hqtrack_core.ablation.rows import ROW_NAMES, get_row
 from hqtrack_core.ablation.study import direction
 from hqtrack_core.cli import main
+from hqtrack_core.hub import ablation_checkpoint, default_checkpoint
 from hqtrack_core.data.datasets import davis_videos
 from hqtrack_core.data.toy_video import make_toy_video
 
@@ -137,10 +138,28 @@ def test_ablation_trained_rows_report_size_and_speed_not_accuracy(tiny_davis, tm
     assert main(["ablate", "multiscale", "--data", str(tiny_davis), "--sequences", "gamma", "--out", str(out),
                  "--precision", "fp32", "--short-edge", "33", "--max-frames", "4"]) == 0
     result = json.loads((out / "multiscale.json").read_text())
+    row = get_row("multiscale")
     for v in result["variants"]:
         assert v["parameters"] > 1e6 and v["latency_s_per_frame"] > 0
-        if v["name"] != "multiscale":  # the committed teaching checkpoint is this variant
+        model = row.variant(v["name"]).model
+        committed = default_checkpoint() if model == "hqtrack_teach" else ablation_checkpoint(model)
+        if committed.is_file():  # a committed checkpoint of this variant is evaluated
+            assert "JF" in v and result["settings"]["checkpoints"][v["name"]]["path"] == str(committed)
+        else:
             assert v["status"].startswith("not run: needs a trained checkpoint") and "JF" not in v
+
+
+def test_ablation_trained_row_without_checkpoints_says_not_run(tiny_davis, tmp_path, monkeypatch):
+    """No committed checkpoint of any variant (a partial checkout): every variant is timed, none is scored."""
+    import hqtrack_core.hub as hub
+
+    monkeypatch.setattr(hub, "artefacts_dir", lambda: tmp_path / "empty")
+    out = tmp_path / "out"
+    assert main(["ablate", "multiscale", "--data", str(tiny_davis), "--sequences", "gamma", "--out", str(out),
+                 "--precision", "fp32", "--short-edge", "33", "--max-frames", "4"]) == 0
+    result = json.loads((out / "multiscale.json").read_text())
+    assert all(v["status"].startswith("not run: needs a trained checkpoint") and "JF" not in v
+               for v in result["variants"])
     assert result["same_direction_Q"] == "not run"
 
 

@@ -235,11 +235,13 @@ def ablate(row_name: str, data_root: str | os.PathLike, settings: AblationSettin
     if row.trained and settings.checkpoint:
         raise ValueError(f"row {row.name!r} compares trained variants: give --checkpoint VARIANT=PATH per variant")
     memory_policy(settings.memory)  # unknown names fail before any work
-    if row.trained:  # the committed teaching checkpoint is the trained `hqtrack_teach` variant
-        from ..hub import DEFAULT_MODEL, default_checkpoint
+    if row.trained:  # committed checkpoints: the teaching model is the `hqtrack_teach` variant, the other
+        # variants trained with its recipe live in data/checkpoints/ablation/
+        from ..hub import DEFAULT_MODEL, ablation_checkpoint, default_checkpoint
 
-        defaults = {v.name: str(default_checkpoint()) for v in row.variants
-                    if v.model == DEFAULT_MODEL and default_checkpoint().is_file()}
+        committed = {v.name: default_checkpoint() if v.model == DEFAULT_MODEL else ablation_checkpoint(v.model)
+                     for v in row.variants}
+        defaults = {name: str(path) for name, path in committed.items() if path.is_file()}
         settings = dataclasses.replace(settings, variant_checkpoints={**defaults, **settings.variant_checkpoints})
     precision = resolve_precision(settings.precision, settings.device)
     device = resolve_device(settings.device)
