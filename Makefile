@@ -46,9 +46,11 @@ notebooks: setup
 clean:
 	rm -rf build .pytest_cache
 
-# The ablation rows (figures/ablations/ROW.json) with the committed teaching model; notebooks 09-15 read them.
-# About 5 minutes of CPU in all (bf16, 1 thread; wall time depends on the load). Small slices (one ping-pong
-# video, 12 frames per dev sequence, one composite) because the machine they were made on was shared.; rerun after replacing data/checkpoints/hqtrack_teach.safetensors.
+# The ablation rows (figures/ablations/ROW.json) with the committed checkpoints; notebooks 09-15 read them.
+# Rows 3-6 use the teaching model on small slices (one ping-pong video, 12 frames per dev sequence, one composite:
+# the machine they were made on was shared); rows 1-2 score every committed variant checkpoint (the teaching
+# model and data/checkpoints/ablation/*) on the 4 full dev sequences, row 2 also on the 6 train_holdout
+# sequences. About 20 minutes of CPU in all (bf16, 1 thread). Rerun after replacing a checkpoint.
 ABLATE_DATA ?= $(or $(HQTRACK_DATA),../shared/data)/davis2016
 ABLATE := OMP_NUM_THREADS=1 $(PY) -m hqtrack_core.cli ablate
 ABLATE_OUT := figures/ablations
@@ -59,5 +61,6 @@ ablations: setup
 	$(ABLATE) refiner --data $(ABLATE_DATA) --split dev --max-frames 12 --out $(ABLATE_OUT)
 	$(ABLATE) joint --data $(ABLATE_DATA) --split dev --composites 1 --max-frames 20 --data-short-edge 240 \
 	    --out $(ABLATE_OUT)
-	$(ABLATE) backbone --data $(ABLATE_DATA) --split dev --sequences blackswan --max-frames 5 --out $(ABLATE_OUT)
-	$(ABLATE) multiscale --data $(ABLATE_DATA) --split dev --sequences blackswan --max-frames 5 --out $(ABLATE_OUT)
+	$(ABLATE) backbone --data $(ABLATE_DATA) --split dev --out $(ABLATE_OUT)
+	$(ABLATE) multiscale --data $(ABLATE_DATA) --split dev --out $(ABLATE_OUT)
+	$(ABLATE) multiscale --data $(ABLATE_DATA) --split train_holdout --out $(ABLATE_OUT)/train_holdout

@@ -68,6 +68,24 @@ def test_committed_teaching_checkpoint_has_a_card():
     assert card.licence.startswith("CC BY-NC 4.0")
 
 
+def test_committed_ablation_checkpoints_load_into_their_presets():
+    """Rows 1-2's committed variants: each file loads strictly into the preset it is named after, carries a card of
+    that name with the teaching recipe, and all of them stay within the 100 MB budget."""
+    from hqtrack_core.hub import ablation_checkpoint, load_vmos_model
+
+    folder = ablation_checkpoint("x").parent
+    files = sorted(folder.glob("*.safetensors")) if folder.is_dir() else []
+    if not files:
+        pytest.skip("no committed ablation checkpoints in this checkout")
+    assert sum(f.stat().st_size for f in files) <= 100e6
+    for path in files:
+        card = read_model_card(path)
+        assert card is not None and card.name == path.stem and card.licence.startswith("CC BY-NC 4.0")
+        assert card.steps == model_card_of().steps  # the teaching model's budget
+        net, description = load_vmos_model(path.stem, path)
+        assert path.name in description and sum(p.numel() for p in net.parameters()) > 1e6
+
+
 def test_track_cli_defaults_come_from_the_card(small_checkpoint, tmp_path, capsys):
     path, _ = small_checkpoint
     video = make_toy_video(num_frames=3, height=160, width=224, num_objects=1, seed=2)
