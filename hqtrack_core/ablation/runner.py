@@ -99,18 +99,26 @@ def track_joint(tracker, clip: LabelledClip, precision: PrecisionChoice, refiner
     return run, refinements
 
 
+def _merge_separate(outs: Sequence, ids: Sequence[int]) -> np.ndarray:
+    """One label map ``(H, W) int64`` from single-object tracker outputs (``outs[i]`` tracks ``ids[i]``): their
+    probabilities merged as the released code merges object groups
+    (:func:`~hqtrack_core.inference.engine.soft_aggregate`: background probability = product), then arg-max."""
+    from ..inference.engine import channel_argmax, soft_aggregate
+
+    merged = soft_aggregate([torch.log(o.probs.float().clamp_min(1e-8))[None] for o in outs])[0]
+    lut = np.array([0, *ids], dtype=np.int64)
+    return lut[channel_argmax(merged).cpu().numpy()]
+
+
 def track_separate(make_tracker: Callable[[], object], clip: LabelledClip, precision: PrecisionChoice,
                    max_frames: int | None = None) -> ClipRun:
     """One tracker per object, each given only its own object; the per-object probabilities are merged as the
     released code merges object groups (:func:`~hqtrack_core.inference.engine.soft_aggregate`: background
-    probability = product), then arg-max."""
-    from ..inference.engine import channel_argmax, soft_aggregate
-
+    probability = product), then arg-max (:func:`_merge_separate`)."""
     ids = [int(i) for i in np.unique(clip.masks[0]) if i != 0]
     trackers = [make_tracker() for _ in ids]
     n = len(clip) if max_frames is None else min(len(clip), max_frames)
     run = ClipRun([clip.masks[0].astype(np.uint8)])
-    lut = np.array([0, *ids], dtype=np.uint8)
     with precision.autocast():
         for tracker, obj in zip(trackers, ids):
             tracker.step(clip.frames[0], (clip.masks[0] == obj).astype(np.int64))
@@ -118,9 +126,7 @@ def track_separate(make_tracker: Callable[[], object], clip: LabelledClip, preci
         start, cpu = time.perf_counter(), time.process_time()
         with precision.autocast():
             outs = [tracker.step(clip.frames[t]) for tracker in trackers]
-        logits = [torch.log(o.probs.float().clamp_min(1e-8))[None] for o in outs]
-        merged = soft_aggregate(logits)[0]
-        run.labels.append(lut[channel_argmax(merged).cpu().numpy()])
+        run.labels.append(_merge_separate(outs, ids).astype(np.uint8))
         run.vmos_seconds.append(time.perf_counter() - start)
         run.cpu_seconds.append(time.process_time() - cpu)
         run.refine_seconds.append(0.0)
@@ -149,8 +155,6 @@ def track_prompted(make_tracker: Callable[[], object], frames: Sequence[np.ndarr
     frame adds), ``"joint"``: one tracker for all objects (a prompt adds its ids to it); ``"separate"``: one new
     tracker per object from its prompt frame on, given only that object, merged as :func:`track_separate` merges.
     Frame 0 must carry a prompt."""
-    from ..inference.engine import channel_argmax, soft_aggregate
-
     if mode not in ("joint", "separate"):
         raise ValueError(f"mode must be 'joint' or 'separate', got {mode!r}")
     if 0 not in prompts:
@@ -175,9 +179,8 @@ def track_prompted(make_tracker: Callable[[], object], frames: Sequence[np.ndarr
                     trackers.append((obj, tracker))
                 own = torch.stack([o.probs[1].float() > o.probs[0].float() for o in outs])
                 conflict = int((own.sum(0) >= 2).sum())
-                merged = soft_aggregate([torch.log(o.probs.float().clamp_min(1e-8))[None] for o in outs])[0]
-                lut = np.array([0, *(obj for obj, _ in trackers)], dtype=np.int64)
-                labels, known = lut[channel_argmax(merged).cpu().numpy()], [obj for obj, _ in trackers]
+                known = [obj for obj, _ in trackers]
+                labels = _merge_separate(outs, known)
         run.seconds.append(time.perf_counter() - start)
         run.labels.append(np.asarray(labels).astype(np.uint8))
         run.known.append(sorted(known))
