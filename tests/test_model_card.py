@@ -3,6 +3,8 @@ derived DAVIS splits (train_fit / train_holdout) partition the train split."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -68,6 +70,10 @@ def test_committed_teaching_checkpoint_has_a_card():
     assert card.licence.startswith("CC BY-NC 4.0")
 
 
+def _budget(steps: str) -> str:
+    return re.sub(r", \d+ CPU threads?", "", steps)
+
+
 def test_committed_ablation_checkpoints_load_into_their_presets():
     """Rows 1-2's committed variants: each file loads strictly into the preset it is named after, carries a card of
     that name with the teaching recipe, and all of them stay within the 100 MB budget."""
@@ -81,7 +87,8 @@ def test_committed_ablation_checkpoints_load_into_their_presets():
     for path in files:
         card = read_model_card(path)
         assert card is not None and card.name == path.stem and card.licence.startswith("CC BY-NC 4.0")
-        assert card.steps == model_card_of().steps  # the teaching model's budget
+        # the teaching model's budget (the thread count it ran with is not part of it)
+        assert _budget(card.steps) == _budget(model_card_of().steps)
         net, description = load_vmos_model(path.stem, path)
         assert path.name in description and sum(p.numel() for p in net.parameters()) > 1e6
 

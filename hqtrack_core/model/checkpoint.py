@@ -5,7 +5,8 @@ sometimes saved from ``DistributedDataParallel`` (``module.`` prefix). Our modul
 ones, so no renaming is needed beyond stripping prefixes; :data:`NAME_MAP` is the hook if that changes.
 
 Our format: a ``.safetensors`` file of the weights whose metadata holds ``{"vmos_config": <json>,
-"preset": name}``; :func:`load_vmos` rebuilds the network from it.
+"preset": name}``; :func:`load_vmos` rebuilds the network from it. Weights are float16 or float32, or int8 with
+per-channel scales (:mod:`.int8_storage`), restored to float16 on load.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from torch import nn
 
 from ..atomic import atomic_path
 from .config import VMOSConfig
+from .int8_storage import dequantize_state
 
 # official name prefix -> our name prefix (identity for DeAOT; kept for forward compatibility)
 NAME_MAP: dict[str, str] = {}
@@ -38,6 +40,7 @@ def official_state_dict(path_or_state: str | Path | Mapping) -> dict[str, torch.
         state = state["state_dict"]
     if not isinstance(state, Mapping):
         raise ValueError(f"not a state dict: {type(state).__name__}")
+    state = dequantize_state(state)  # our int8-stored checkpoints (int8_storage.py); others pass unchanged
     out = {}
     for key, value in state.items():
         for prefix in _WRAPPER_PREFIXES:

@@ -219,7 +219,9 @@ class Trainer:
         if path.suffix == ".safetensors":
             from ..validate import load_safetensors_file
 
-            state = load_safetensors_file(path, "init checkpoint")
+            from ..model.int8_storage import dequantize_state
+
+            state = dequantize_state(load_safetensors_file(path, "init checkpoint"))
         else:
             ckpt = load_checkpoint(path)
             state = ckpt.get("ema", {}).get("model") or ckpt.get("model") or ckpt
