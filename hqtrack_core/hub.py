@@ -26,6 +26,16 @@ def default_checkpoint() -> Path:
     return artefacts_dir() / "checkpoints" / f"{DEFAULT_MODEL}.safetensors"
 
 
+ABLATION_BASELINE = "hqtrack_teach_v2"
+
+
+def ablation_baseline_checkpoint() -> Path:
+    """The teaching model the ablation study (``hqtrack ablate``, notebooks 09-15) runs at teaching scale: v2 of
+    ``hqtrack_teach`` (400 steps), the recipe and budget every trained ablation variant shares, so that rows 1-2
+    compare like with like. The shipped default (:func:`default_checkpoint`) trained longer."""
+    return artefacts_dir() / "checkpoints" / f"{ABLATION_BASELINE}.safetensors"
+
+
 def ablation_checkpoint(model: str) -> Path:
     """The committed teaching-scale checkpoint of an ablation variant's preset (rows 1-2,
     ``data/checkpoints/ablation/<model>.safetensors``; may be absent: then the row says how to train it)."""

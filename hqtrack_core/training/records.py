@@ -52,7 +52,8 @@ def concat_stage_logs(paths: list[str | os.PathLike]) -> list[dict[str, Any]]:
 def plot_loss_curve(records: list[dict[str, Any]], out: str | os.PathLike, title: str = "training loss",
                     smooth: int = 10) -> Path:
     """Loss (raw and moving average) and, when logged, the training IoU against step; saved as PNG (atomic).
-    The dotted line marks a change of stage. (The bootstrapped CE keeps a shrinking fraction of the hardest
+    The dotted line marks a change of stage, or of run (a record's ``run`` key: a continuation with a fresh
+    schedule). (The bootstrapped CE keeps a shrinking fraction of the hardest
     pixels over the first half of a stage, so the loss can rise while the IoU improves.)"""
     import matplotlib
 
@@ -73,7 +74,7 @@ def plot_loss_curve(records: list[dict[str, Any]], out: str | os.PathLike, title
                 label=f"moving average ({smooth})")
     if "stage" in records[0]:
         for r0, r1 in zip(records, records[1:]):
-            if r1.get("stage") != r0.get("stage"):
+            if (r1.get("stage"), r1.get("run")) != (r0.get("stage"), r0.get("run")):
                 ax.axvline(r1.get("run_step", r1["step"]), color="k", ls=":", lw=0.8)
     handles, labels = ax.get_legend_handles_labels()
     iou = np.array([r.get("iou", np.nan) for r in records], dtype=float)
