@@ -36,9 +36,17 @@ def ablation_baseline_checkpoint() -> Path:
     return artefacts_dir() / "checkpoints" / f"{ABLATION_BASELINE}.safetensors"
 
 
-def ablation_checkpoint(model: str) -> Path:
-    """The committed teaching-scale checkpoint of an ablation variant's preset (rows 1-2,
-    ``data/checkpoints/ablation/<model>.safetensors``; may be absent: then the row says how to train it)."""
+def is_default_model(model: str | None) -> bool:
+    """``None``, ``""``, ``"auto"`` and ``hqtrack_teach`` all name the default model."""
+    return model in (None, "", "auto", DEFAULT_MODEL)
+
+
+def ablation_checkpoint(model: str | None) -> Path:
+    """The committed teaching-scale checkpoint the ablation study runs for a preset: the default model's is
+    :func:`ablation_baseline_checkpoint`, every other variant's is ``data/checkpoints/ablation/<model>.safetensors``
+    (rows 1-2; may be absent: then the row says how to train it)."""
+    if is_default_model(model):
+        return ablation_baseline_checkpoint()
     return artefacts_dir() / "checkpoints" / "ablation" / f"{model}.safetensors"
 
 
@@ -54,7 +62,7 @@ def _resolve(model: str | None, checkpoint: str | Path | None) -> tuple[str | No
     one, ``None``/``""`` checkpoint = the committed teaching checkpoint for the default model (when present)."""
     model = None if model in (None, "", "auto") else model
     checkpoint = None if checkpoint in (None, "") else checkpoint
-    if checkpoint is None and model in (None, DEFAULT_MODEL) and default_checkpoint().is_file():
+    if checkpoint is None and is_default_model(model) and default_checkpoint().is_file():
         checkpoint = default_checkpoint()
     return model, checkpoint
 

@@ -14,7 +14,7 @@ from hqtrack_core.ablation.generators import (LabelledClip, composite_clip, ping
 from hqtrack_core.ablation.rows import ROW_NAMES, get_row
 from hqtrack_core.ablation.study import direction
 from hqtrack_core.cli import main
-from hqtrack_core.hub import ablation_baseline_checkpoint, ablation_checkpoint
+from hqtrack_core.hub import ablation_checkpoint
 from hqtrack_core.data.datasets import davis_videos
 from hqtrack_core.data.toy_video import make_toy_video
 
@@ -142,7 +142,7 @@ def test_ablation_trained_rows_report_size_and_speed_not_accuracy(tiny_davis, tm
     for v in result["variants"]:
         assert v["parameters"] > 1e6 and v["latency_s_per_frame"] > 0
         model = row.variant(v["name"]).model
-        committed = ablation_baseline_checkpoint() if model == "hqtrack_teach" else ablation_checkpoint(model)
+        committed = ablation_checkpoint(model)
         if committed.is_file():  # a committed checkpoint of this variant is evaluated
             assert "JF" in v and result["settings"]["checkpoints"][v["name"]]["path"] == str(committed)
         else:

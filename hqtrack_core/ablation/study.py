@@ -218,7 +218,7 @@ def ablate(row_name: str, data_root: str | os.PathLike, settings: AblationSettin
     notebook's live check of a committed row: the clips are built exactly as for the full row, then cut."""
     import torch
 
-    from ..hub import DEFAULT_MODEL, ablation_baseline_checkpoint, ablation_checkpoint, load_vmos_model, resolve_device
+    from ..hub import ablation_checkpoint, is_default_model, load_vmos_model, resolve_device
     from ..inference.engine import ResizePolicy, VMOSTracker
     from ..inference.memory import memory_policy
     from ..model.vmos import build_vmos
@@ -237,8 +237,7 @@ def ablate(row_name: str, data_root: str | os.PathLike, settings: AblationSettin
     memory_policy(settings.memory)  # unknown names fail before any work
     if row.trained:  # committed checkpoints: the teaching model is the `hqtrack_teach` variant, the other
         # variants trained with its recipe live in data/checkpoints/ablation/
-        committed = {v.name: ablation_baseline_checkpoint() if v.model == DEFAULT_MODEL else ablation_checkpoint(v.model)
-                     for v in row.variants}
+        committed = {v.name: ablation_checkpoint(v.model) for v in row.variants}
         defaults = {name: str(path) for name, path in committed.items() if path.is_file()}
         settings = dataclasses.replace(settings, variant_checkpoints={**defaults, **settings.variant_checkpoints})
     precision = resolve_precision(settings.precision, settings.device)
@@ -266,8 +265,8 @@ def ablate(row_name: str, data_root: str | os.PathLike, settings: AblationSettin
                 net, description = load_vmos_model(variant.model, path if path else "none")
             else:
                 path = settings.checkpoint
-                if path is None and settings.model in (None, "", "auto", DEFAULT_MODEL):
-                    baseline = ablation_baseline_checkpoint()  # the teaching model the study runs (v2)
+                if path is None and is_default_model(settings.model):
+                    baseline = ablation_checkpoint(settings.model)  # the teaching model the study runs (v2)
                     path = str(baseline) if baseline.is_file() else None
                 net, description = load_vmos_model(settings.model, path)
             nets[key] = net.eval()
