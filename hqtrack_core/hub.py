@@ -117,7 +117,7 @@ def model_card_of(model: str | None = None, checkpoint: str | Path | None = None
 
 
 def load_tracker(model: str | None = None, checkpoint: str | Path | None = None, device="auto",
-                 memory: str = "released", short_edge: int | str | None = "auto",
+                 memory: str = "auto", short_edge: int | str | None = "auto",
                  pretrained_encoder: bool = False, precision: str | PrecisionChoice = "auto"
                  ) -> tuple[VMOSTracker, str]:
     """A ready :class:`VMOSTracker` and a one-line description of what was loaded (``model``, ``checkpoint``,
@@ -127,23 +127,30 @@ def load_tracker(model: str | None = None, checkpoint: str | Path | None = None,
     masks come back at the input size. ``None``: the input size, its sides snapped to 16k+1 (as the official
     test-time resize does). ``"auto"`` (default): the checkpoint's model card's preferred short edge (``None``
     when it has no card).
+    ``memory``: a memory policy preset (``released|paper|deaot``); ``"auto"`` (default): the model card's
+    preferred policy (``released`` when the checkpoint has no card).
     ``precision``: ``"auto"`` (default: bf16 where the CPU has a bf16 instruction or the GPU supports it, else
     fp32), ``"fp32"`` (exact), ``"bf16"``, ``"fp16"`` (GPU); the description says which and why.
     """
     from .validate import MIN_SHORT_EDGE
 
     from_card = short_edge == "auto"
+    memory_from_card = memory == "auto"
+    card = model_card_of(model, checkpoint) if from_card or memory_from_card else None
     if from_card:
-        card = model_card_of(model, checkpoint)
         short_edge = card.preferred_short_edge if card is not None else None
     elif short_edge is not None and (not isinstance(short_edge, int) or short_edge < MIN_SHORT_EDGE):
         raise ValueError(f"short_edge must be an integer >= {MIN_SHORT_EDGE}, None or 'auto', got {short_edge!r}")
+    if memory_from_card:
+        memory = card.preferred_memory if card is not None else "released"
+    policy = memory_policy(memory)  # an unknown name fails before the weights load
     target = resolve_device(device)
     choice = resolve_precision(precision, target)  # a bad name fails before the weights load
     net, description = load_vmos_model(model, checkpoint, pretrained_encoder=pretrained_encoder)
     resize = (ResizePolicy(max_long_edge=None) if short_edge is None
               else ResizePolicy(min_short_edge=short_edge, max_short_edge=short_edge))
-    tracker = VMOSTracker(net.eval(), policy=memory_policy(memory), device=target, resize=resize, precision=choice)
+    tracker = VMOSTracker(net.eval(), policy=policy, device=target, resize=resize, precision=choice)
     size = ("input size" if short_edge is None else f"short edge {short_edge}") + (" (model card)" if from_card else "")
-    return tracker, (f"{description}, {size}, precision {choice.describe()}, memory policy {memory!r}, "
+    memory_text = f"memory policy {memory!r}" + (" (model card)" if memory_from_card and card is not None else "")
+    return tracker, (f"{description}, {size}, precision {choice.describe()}, {memory_text}, "
                      f"device {tracker.device}")

@@ -12,6 +12,7 @@ import torch
 from hqtrack_core.cli import main
 from hqtrack_core.data.splits import DERIVED_SPLITS, TRAIN_HOLDOUT
 from hqtrack_core.data.toy_video import make_toy_video
+from hqtrack_core.inference.memory import memory_policy
 from hqtrack_core.hub import default_checkpoint, load_tracker, model_card_of
 from hqtrack_core.model.card import ModelCard, read_model_card, write_model_card
 from hqtrack_core.model.checkpoint import load_vmos, save_vmos
@@ -22,11 +23,12 @@ from _toy_helpers import write_toy_clip
 
 @pytest.fixture(scope="module")
 def small_checkpoint(tmp_path_factory):
-    """A random deaot_t saved with a card preferring a 97-pixel short edge and the classical refiner."""
+    """A random deaot_t saved with a card preferring a 97-pixel short edge, the classical refiner and the paper's
+    memory policy."""
     torch.manual_seed(5)
     path = tmp_path_factory.mktemp("card") / "small.safetensors"
     card = ModelCard(name="deaot_t", train_short_edge=97, preferred_short_edge=97, preferred_refiner="classical",
-                     preferred_precision="fp32", data="none (random)", steps="0")
+                     preferred_memory="paper", preferred_precision="fp32", data="none (random)", steps="0")
     save_vmos(build_vmos("deaot_t"), path, preset="deaot_t", card=card)
     return path, card
 
@@ -44,7 +46,8 @@ def test_model_card_round_trip_and_rewrite_keeps_weights(small_checkpoint, tmp_p
 
 
 @pytest.mark.parametrize("bad", [dict(preferred_precision="fp8"), dict(preferred_refiner="hqsam"),
-                                 dict(preferred_short_edge=8), dict(train_short_edge="240")])
+                                 dict(preferred_short_edge=8), dict(train_short_edge="240"),
+                                 dict(preferred_memory="banana")])
 def test_model_card_rejects_bad_values(bad):
     with pytest.raises(ValueError, match="model card"):
         ModelCard(name="x", **bad)
@@ -59,6 +62,23 @@ def test_load_tracker_takes_short_edge_from_the_card(small_checkpoint):
     assert tracker.resize.size_for(160, 224) == (161, 225) and "input size" in info  # snapped to 16k+1 only
     with pytest.raises(ValueError, match="short_edge"):
         load_tracker(checkpoint=path, device="cpu", short_edge=0)
+
+
+def test_load_tracker_takes_the_memory_policy_from_the_card(small_checkpoint, tmp_path):
+    path, _ = small_checkpoint
+    tracker, info = load_tracker(checkpoint=path, device="cpu")
+    assert tracker.policy == memory_policy("paper") and "memory policy 'paper' (model card)" in info
+    tracker, info = load_tracker(checkpoint=path, device="cpu", memory="released")  # the caller's choice wins
+    assert tracker.policy == memory_policy("released") and "memory policy 'released'," in info
+    # a card written before the field existed (no preferred_memory key) means the released policy
+    old = {k: v for k, v in read_model_card(path).to_dict().items() if k != "preferred_memory"}
+    assert ModelCard.from_dict(old).preferred_memory == "released"
+    no_card = tmp_path / "no_card.safetensors"
+    save_vmos(build_vmos("deaot_t"), no_card, preset="deaot_t")
+    tracker, info = load_tracker(checkpoint=no_card, device="cpu")
+    assert tracker.policy == memory_policy("released") and "memory policy 'released'," in info
+    with pytest.raises(KeyError, match="unknown memory policy 'banana'"):
+        load_tracker(checkpoint=path, device="cpu", memory="banana")
 
 
 def test_committed_teaching_checkpoint_has_a_card():
@@ -102,6 +122,7 @@ def test_track_cli_defaults_come_from_the_card(small_checkpoint, tmp_path, capsy
     assert code == 0
     first_line = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("hqtrack track: model")][0]
     assert "short edge 97 (model card)" in first_line and "refiner classical (model card default)" in first_line
+    assert "memory policy 'paper' (model card)" in first_line
     assert len(list((tmp_path / "out").glob("*.png"))) == 3
 
 

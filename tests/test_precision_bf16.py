@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from hqtrack_core.cli import main
+from hqtrack_core.hub import model_card_of
 from hqtrack_core.data.masks import read_mask
 from hqtrack_core.data.toy_video import make_toy_video
 from hqtrack_core.inference.engine import ResizePolicy, VMOSTracker
@@ -72,7 +73,7 @@ def test_precision_track_cli_option_and_first_log_line(toy_frames, tmp_path, cap
     assert code == 0, err
     first = next(line for line in err.splitlines() if line.startswith("hqtrack track: model"))
     assert f"precision {precision} (requested" in first
-    assert "memory policy 'released'" in first and ", refiner " in first
+    assert f"memory policy {model_card_of().preferred_memory!r} (model card)" in first and ", refiner " in first
     assert sorted(p.name for p in out.iterdir()) == ["00000.png", "00001.png"]
     assert read_mask(out / "00001.png").shape == (96, 128)
 

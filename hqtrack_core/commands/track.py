@@ -57,7 +57,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="HQ-SAM / SAM: the decoder's single-mask output (released: multimask, best by predicted IoU)")
     p.add_argument("--refiner-hq-token-only", action="store_true",
                    help="HQ-SAM: the HQ mask alone (released: HQ mask + SAM's best mask)")
-    p.add_argument("--memory", default="released", help="memory policy preset (released|paper|deaot)")
+    p.add_argument("--memory", default=None,
+                   help="memory policy preset (released|paper|deaot); default: the model card's preferred policy "
+                        "('released' without a card)")
     p.add_argument("--short-edge", type=int, default=None,
                    help="run the network at this short edge (masks are written at the input size); "
                         "default: the model card's preferred short edge (the input size without a card)")
@@ -113,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
         mask = labels_from_boxes(first_image, args.box, refiner=refiner)
         if not np.any(mask):
             raise ValueError(f"the box prompt(s) {args.box} gave an empty first mask")
-    tracker, info = load_tracker(args.model, args.checkpoint, device=device, memory=args.memory,
+    tracker, info = load_tracker(args.model, args.checkpoint, device=device, memory=args.memory or "auto",
                                  short_edge="auto" if args.short_edge is None else args.short_edge,
                                  precision=precision)
     refined = "none" if refiner is None else args.refiner
@@ -187,6 +189,12 @@ def check_inputs(args: argparse.Namespace):
             raise ValueError(f"--out {args.out} holds {len(stale)} mask(s) this run would not write (e.g. "
                              f"{stale[0]}, from an earlier run): add --overwrite to replace them, or choose "
                              "another folder")
-    check_long_run(len(stems), frames.size, args.memory, args.out)
+    memory = args.memory
+    if memory is None:  # the policy load_tracker will take from the card
+        from ..hub import model_card_of
+
+        card = model_card_of(args.model, args.checkpoint)
+        memory = card.preferred_memory if card is not None else "released"
+    check_long_run(len(stems), frames.size, memory, args.out)
     mask = read_prompt_mask(args.mask, frames.size) if args.mask is not None else None
     return frames, mask, stems

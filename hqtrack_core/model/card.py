@@ -1,7 +1,7 @@
 """The model card: what a checkpoint was trained on and how it prefers to be run, stored inside the checkpoint.
 
 ``hqtrack track`` and :func:`hqtrack_core.hub.load_tracker` take their defaults from it (inference short edge,
-precision, refiner) when the user does not say otherwise, so a model trained at a 240-pixel short edge is not
+precision, refiner, memory policy) when the user does not say otherwise, so a model trained at a 240-pixel short edge is not
 run at 480p by accident. The card lives in the ``.safetensors`` metadata (key ``model_card``, JSON) written by
 :func:`hqtrack_core.model.checkpoint.save_vmos`, and is repeated, readable, in the ``.json`` beside it.
 """
@@ -29,6 +29,8 @@ class ModelCard:
         preferred_precision: ``fp32|bf16|auto`` (``--precision`` default).
         preferred_refiner: ``none|classical|hqsam|sam`` (``--refiner`` default; a weight-needing refiner is
             never a default, since its weights are not in this checkpoint).
+        preferred_memory: a memory policy preset of :data:`hqtrack_core.inference.memory.MEMORY_PRESETS`
+            (``--memory`` default; ``released`` for cards written before this field existed).
         data: the training data, in words.
         steps: the training steps, in words (per stage).
         licence: the licence of the weights.
@@ -40,6 +42,7 @@ class ModelCard:
     preferred_short_edge: int | None = None
     preferred_precision: str = "auto"
     preferred_refiner: str = "none"
+    preferred_memory: str = "released"
     data: str = ""
     steps: str = ""
     licence: str = ""
@@ -54,6 +57,11 @@ class ModelCard:
         if self.preferred_refiner not in ("none", "classical"):
             raise ValueError("model card: preferred_refiner must be 'none' or 'classical' (refiners that need "
                              f"weights cannot be a checkpoint's default), got {self.preferred_refiner!r}")
+        from ..inference.memory import MEMORY_PRESETS
+
+        if self.preferred_memory not in MEMORY_PRESETS:
+            raise ValueError(f"model card: preferred_memory must be one of {sorted(MEMORY_PRESETS)}, "
+                             f"got {self.preferred_memory!r}")
         from ..validate import MIN_SHORT_EDGE
 
         for field in ("train_short_edge", "preferred_short_edge"):
