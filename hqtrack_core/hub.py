@@ -116,6 +116,11 @@ def model_card_of(model: str | None = None, checkpoint: str | Path | None = None
     return read_model_card(checkpoint)
 
 
+def card_memory(card: ModelCard | None) -> str:
+    """The memory policy a checkpoint runs with unless told otherwise: its card's, ``released`` without a card."""
+    return card.preferred_memory if card is not None else "released"
+
+
 def load_tracker(model: str | None = None, checkpoint: str | Path | None = None, device="auto",
                  memory: str = "auto", short_edge: int | str | None = "auto",
                  pretrained_encoder: bool = False, precision: str | PrecisionChoice = "auto"
@@ -142,7 +147,7 @@ def load_tracker(model: str | None = None, checkpoint: str | Path | None = None,
     elif short_edge is not None and (not isinstance(short_edge, int) or short_edge < MIN_SHORT_EDGE):
         raise ValueError(f"short_edge must be an integer >= {MIN_SHORT_EDGE}, None or 'auto', got {short_edge!r}")
     if memory_from_card:
-        memory = card.preferred_memory if card is not None else "released"
+        memory = card_memory(card)
     policy = memory_policy(memory)  # an unknown name fails before the weights load
     target = resolve_device(device)
     choice = resolve_precision(precision, target)  # a bad name fails before the weights load

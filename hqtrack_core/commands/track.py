@@ -189,12 +189,9 @@ def check_inputs(args: argparse.Namespace):
             raise ValueError(f"--out {args.out} holds {len(stale)} mask(s) this run would not write (e.g. "
                              f"{stale[0]}, from an earlier run): add --overwrite to replace them, or choose "
                              "another folder")
-    memory = args.memory
-    if memory is None:  # the policy load_tracker will take from the card
-        from ..hub import model_card_of
+    from ..hub import card_memory, model_card_of
 
-        card = model_card_of(args.model, args.checkpoint)
-        memory = card.preferred_memory if card is not None else "released"
+    memory = args.memory or card_memory(model_card_of(args.model, args.checkpoint))  # as load_tracker resolves it
     check_long_run(len(stems), frames.size, memory, args.out)
     mask = read_prompt_mask(args.mask, frames.size) if args.mask is not None else None
     return frames, mask, stems
