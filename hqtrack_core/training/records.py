@@ -49,12 +49,25 @@ def concat_stage_logs(paths: list[str | os.PathLike]) -> list[dict[str, Any]]:
     return out
 
 
+def run_segments(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Split a metrics log into its parts: a new part starts where the stage or the run (a record's ``run``
+    key) changes. Parts may overlap on the ``run_step`` axis: continuations that branch from one parent."""
+    parts: list[list[dict[str, Any]]] = []
+    for record in records:
+        if not parts or (record.get("stage"), record.get("run")) != (parts[-1][-1].get("stage"),
+                                                                   parts[-1][-1].get("run")):
+            parts.append([])
+        parts[-1].append(record)
+    return parts
+
+
 def plot_loss_curve(records: list[dict[str, Any]], out: str | os.PathLike, title: str = "training loss",
                     smooth: int = 10) -> Path:
     """Loss (raw and moving average) and, when logged, the training IoU against step; saved as PNG (atomic).
     The dotted line marks a change of stage, or of run (a record's ``run`` key: a continuation with a fresh
-    schedule). (The bootstrapped CE keeps a shrinking fraction of the hardest
-    pixels over the first half of a stage, so the loss can rise while the IoU improves.)"""
+    schedule). Each part is drawn and smoothed on its own, so parallel continuations of one parent (which share
+    their ``run_step`` range) overlap instead of being joined. (The bootstrapped CE keeps a shrinking fraction of
+    the hardest pixels over the first half of a stage, so the loss can rise while the IoU improves.)"""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -64,28 +77,32 @@ def plot_loss_curve(records: list[dict[str, Any]], out: str | os.PathLike, title
     records = [r for r in records if "loss" in r]
     if not records:
         raise ValueError("no loss records to plot")
-    steps = np.array([r.get("run_step", r["step"]) for r in records])
-    loss = np.array([r["loss"] for r in records])
+    parts = run_segments(records)
     fig, ax = plt.subplots(figsize=(6, 3.2), dpi=100)
-    ax.plot(steps, loss, color="0.75", lw=0.8, label="loss")
-    if len(loss) >= smooth > 1:
-        kernel = np.ones(smooth) / smooth
-        ax.plot(steps[smooth - 1:], np.convolve(loss, kernel, mode="valid"), color="C0", lw=1.6,
-                label=f"moving average ({smooth})")
-    if "stage" in records[0]:
-        for r0, r1 in zip(records, records[1:]):
-            if (r1.get("stage"), r1.get("run")) != (r0.get("stage"), r0.get("run")):
-                ax.axvline(r1.get("run_step", r1["step"]), color="k", ls=":", lw=0.8)
+    ax2 = None
+    kernel = np.ones(smooth) / smooth if smooth > 1 else None
+    for index, part in enumerate(parts):
+        first = index == 0
+        steps = np.array([r.get("run_step", r["step"]) for r in part])
+        loss = np.array([r["loss"] for r in part])
+        ax.plot(steps, loss, color="0.75", lw=0.8, label="loss" if first else None)
+        if kernel is not None and len(loss) >= smooth:
+            ax.plot(steps[smooth - 1:], np.convolve(loss, kernel, mode="valid"), color="C0", lw=1.6,
+                    label=f"moving average ({smooth})" if first else None)
+        if index and "stage" in part[0]:
+            ax.axvline(steps[0], color="k", ls=":", lw=0.8)
+        iou = np.array([r.get("iou", np.nan) for r in part], dtype=float)
+        if kernel is not None and np.isfinite(iou).sum() >= smooth:
+            if ax2 is None:
+                ax2 = ax.twinx()
+                ax2.set_ylabel("IoU on propagated frames")
+                ax2.set_ylim(0, 1)
+            ax2.plot(steps[smooth - 1:], np.convolve(np.nan_to_num(iou, nan=0.0), kernel, mode="valid"),
+                     color="C2", lw=1.2, label=f"train IoU, moving average ({smooth})")
     handles, labels = ax.get_legend_handles_labels()
-    iou = np.array([r.get("iou", np.nan) for r in records], dtype=float)
-    if np.isfinite(iou).sum() >= smooth > 1:
-        ax2 = ax.twinx()
-        kernel = np.ones(smooth) / smooth
-        line = ax2.plot(steps[smooth - 1:], np.convolve(np.nan_to_num(iou, nan=0.0), kernel, mode="valid"),
-                        color="C2", lw=1.2, label=f"train IoU, moving average ({smooth})")
-        ax2.set_ylabel("IoU on propagated frames")
-        ax2.set_ylim(0, 1)
-        handles, labels = handles + line, labels + [line[0].get_label()]
+    if ax2 is not None:
+        line = ax2.get_lines()[0]
+        handles, labels = handles + [line], labels + [line.get_label()]
     ax.set_xlabel("step")
     ax.set_ylabel("loss (bootstrapped CE + soft Jaccard)")
     ax.set_title(title)
