@@ -104,7 +104,8 @@ def test_cli_writes_the_average_with_new_notes_and_errors_in_one_line(three, tmp
     assert main(["average", str(three[0]), str(three[1]), "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"hqtrack average: error: {out} exists; choose a new file or pass overwrite=True (--force)"]
-    assert main(["average", str(three[0]), str(tmp_path / "missing.safetensors"), "--out", str(tmp_path / "x.safetensors")]) == 2
+    missing, never = tmp_path / "missing.safetensors", tmp_path / "x.safetensors"
+    assert main(["average", str(three[0]), str(missing), "--out", str(never)]) == 2
     assert "checkpoint not found" in capsys.readouterr().err
-    assert not (tmp_path / "x.safetensors").exists()
+    assert not never.exists()
 

@@ -138,7 +138,7 @@ def _main(argv: list[str] | None = None) -> int:
 
     from ..data.frames import open_frames
     from ..data.masks import read_mask
-    from ..hub import load_vmos_model
+    from ..hub import card_memory, load_vmos_model, model_card_of
     from ..paths import data_root
 
     root = data_root()
@@ -148,11 +148,14 @@ def _main(argv: list[str] | None = None) -> int:
     names = args.sequences or (davis / "ImageSets" / "dev.txt").read_text().split()
     net, description = load_vmos_model()
     resize = ResizePolicy(min_short_edge=args.short_edge, max_short_edge=args.short_edge)
+    memory = card_memory(model_card_of())  # the card's policy, as `hqtrack track` below uses
+    policy = memory_policy(memory)
     figures: dict[str, float] = {}
     for name in names if args.agreement_frames else []:
         frames = open_frames(davis / "JPEGImages" / "480p" / name)
         mask = read_mask(davis / "Annotations" / "480p" / name / "00000.png").astype(np.int64)
-        agree = compare_precisions(net.eval(), frames, mask, "bf16", resize=resize, max_frames=args.agreement_frames)
+        agree = compare_precisions(net.eval(), frames, mask, "bf16", policy=policy, resize=resize,
+                                   max_frames=args.agreement_frames)
         print(f"{name}: bf16 vs fp32 over {len(agree.stems)} frames: labels agree min {agree.min_agreement:.5f} "
               f"mean {agree.mean_agreement:.5f}; max |logit diff| worst {agree.worst_logit_diff:.3f} "
               f"median {float(np.median(agree.max_abs_logit_diff)):.3f}")
@@ -163,8 +166,9 @@ def _main(argv: list[str] | None = None) -> int:
     jf = dev_jf_by_precision(root, short_edge=args.short_edge, sequences=names)
     figures.update(jf)
     figures["fast_jf_loadavg"] = os.getloadavg()[0]
-    print(f"model {description}, short edge {args.short_edge}: J&F fp32 {jf['fast_jf_fp32_dev']:.4f}, "
-          f"bf16 {jf['fast_jf_bf16_dev']:.4f}, delta {jf['fast_jf_delta_dev']:+.4f}")
+    print(f"model {description}, short edge {args.short_edge}, memory {memory}: "
+          f"J&F fp32 {jf['fast_jf_fp32_dev']:.4f}, bf16 {jf['fast_jf_bf16_dev']:.4f}, "
+          f"delta {jf['fast_jf_delta_dev']:+.4f}")
     print(json.dumps(figures, indent=2))
     if args.write:
         from ..bench.record import update_bench
