@@ -109,3 +109,19 @@ def test_cli_writes_the_average_with_new_notes_and_errors_in_one_line(three, tmp
     assert "checkpoint not found" in capsys.readouterr().err
     assert not never.exists()
 
+
+
+def test_shipped_teaching_model_lists_the_checkpoints_it_averages():
+    """The committed teaching model is a weight average: its metadata and its readable .json name the same inputs
+    (by SHA-256, in order) and carry the same card."""
+    import json
+
+    from hqtrack_core.hub import default_checkpoint
+
+    path = default_checkpoint()
+    info = json.loads(path.with_suffix(".json").read_text())
+    inputs = read_averaged_from(path)
+    assert inputs is not None and len(inputs) == len(info["averaged_from"]) >= 2
+    assert [e["sha256"] for e in inputs] == [e["sha256"] for e in info["averaged_from"]]
+    assert [e["name"] for e in info["averaged_from"]] == ["v6", "v7", "v8", "v9"]
+    assert read_model_card(path) == ModelCard.from_dict(info["model_card"])

@@ -106,7 +106,7 @@ def plot_loss_curve(records: list[dict[str, Any]], out: str | os.PathLike, title
     ax.set_xlabel("step")
     ax.set_ylabel("loss (bootstrapped CE + soft Jaccard)")
     ax.set_title(title)
-    ax.legend(handles, labels, loc="upper right", fontsize=7)
+    (ax2 or ax).legend(handles, labels, loc="center right", fontsize=7)  # on top of both curves
     ax.grid(alpha=0.3)
     fig.tight_layout()
     out = Path(out)
