@@ -27,6 +27,7 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..model.card import read_model_card
     from ..model.soup import average_checkpoints
+
     card = read_model_card(args.inputs[0])
     changes = {k: v for k, v in (("notes", args.notes), ("steps", args.steps)) if v is not None}
     if changes:

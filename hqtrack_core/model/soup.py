@@ -8,8 +8,8 @@ short stage-2 continuations of one parent (``data/checkpoints/README.md``).
 :func:`average_checkpoints` reads ``.safetensors`` files written by
 :func:`hqtrack_core.model.checkpoint.save_vmos`, refuses files that cannot be averaged (different VMOS configs,
 different tensor names or shapes, different integer buffers) before writing anything, averages in float32, stores
-the first file's dtypes and metadata, replaces the card if one is given, and records the inputs (name and
-SHA-256) under the metadata key ``averaged_from``.
+the first file's dtypes and metadata, replaces the card if one is given, and records the inputs (each path as
+given, and its SHA-256) under the metadata key ``averaged_from``.
 """
 
 from __future__ import annotations

@@ -81,14 +81,21 @@ def plot_loss_curve(records: list[dict[str, Any]], out: str | os.PathLike, title
     fig, ax = plt.subplots(figsize=(6, 3.2), dpi=100)
     ax2 = None
     kernel = np.ones(smooth) / smooth if smooth > 1 else None
+    labelled: set[str] = set()
+
+    def label(text: str) -> str | None:  # each legend entry once, from whichever part draws it first
+        if text in labelled:
+            return None
+        labelled.add(text)
+        return text
+
     for index, part in enumerate(parts):
-        first = index == 0
         steps = np.array([r.get("run_step", r["step"]) for r in part])
         loss = np.array([r["loss"] for r in part])
-        ax.plot(steps, loss, color="0.75", lw=0.8, label="loss" if first else None)
+        ax.plot(steps, loss, color="0.75", lw=0.8, label=label("loss"))
         if kernel is not None and len(loss) >= smooth:
             ax.plot(steps[smooth - 1:], np.convolve(loss, kernel, mode="valid"), color="C0", lw=1.6,
-                    label=f"moving average ({smooth})" if first else None)
+                    label=label(f"moving average ({smooth})"))
         if index and "stage" in part[0]:
             ax.axvline(steps[0], color="k", ls=":", lw=0.8)
         iou = np.array([r.get("iou", np.nan) for r in part], dtype=float)
