@@ -108,6 +108,12 @@ def test_cli_writes_the_average_with_new_notes_and_errors_in_one_line(three, tmp
     assert main(["average", str(three[0]), str(missing), "--out", str(never)]) == 2
     assert "checkpoint not found" in capsys.readouterr().err
     assert not never.exists()
+    damaged = tmp_path / "damaged.safetensors"
+    damaged.write_bytes(b"junk")  # the first input is read first (its card): still one line, nothing written
+    assert main(["average", str(damaged), str(three[0]), "--out", str(never)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "damaged.safetensors is truncated" in err[0]
+    assert not never.exists()
 
 
 

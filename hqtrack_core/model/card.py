@@ -89,12 +89,16 @@ class ModelCard:
 
 
 def read_model_card(path: str | Path) -> ModelCard | None:
-    """The card stored in a ``.safetensors`` checkpoint, or None when it has none (older files, official ones)."""
+    """The card stored in a ``.safetensors`` checkpoint, or None when it has none (older files, official ones).
+    A missing, empty or truncated file raises FileNotFoundError / ValueError naming it."""
     path = Path(path)
     if path.suffix != ".safetensors":
         return None
     from safetensors import safe_open
 
+    from ..validate import check_weights_file
+
+    check_weights_file(path)  # a missing or damaged file: one clear error, not the reader's traceback
     with safe_open(str(path), framework="pt") as handle:
         meta = handle.metadata() or {}
     if METADATA_KEY not in meta:
