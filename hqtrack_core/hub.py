@@ -123,8 +123,8 @@ def card_memory(card: ModelCard | None) -> str:
 
 def load_tracker(model: str | None = None, checkpoint: str | Path | None = None, device="auto",
                  memory: str = "auto", short_edge: int | str | None = "auto",
-                 pretrained_encoder: bool = False, precision: str | PrecisionChoice = "auto"
-                 ) -> tuple[VMOSTracker, str]:
+                 pretrained_encoder: bool = False, precision: str | PrecisionChoice = "auto",
+                 flip: bool | str = "auto") -> tuple[VMOSTracker, str]:
     """A ready :class:`VMOSTracker` and a one-line description of what was loaded (``model``, ``checkpoint``,
     ``pretrained_encoder``: see :func:`load_vmos_model`; the network is ``tracker.model``).
 
@@ -136,26 +136,34 @@ def load_tracker(model: str | None = None, checkpoint: str | Path | None = None,
     preferred policy (``released`` when the checkpoint has no card).
     ``precision``: ``"auto"`` (default: bf16 where the CPU has a bf16 instruction or the GPU supports it, else
     fp32), ``"fp32"`` (exact), ``"bf16"``, ``"fp16"`` (GPU); the description says which and why.
+    ``flip``: the test-time flip (each frame also run mirrored, probabilities averaged; twice the compute);
+    ``"auto"`` (default): the model card's preferred setting (off when the checkpoint has no card).
     """
     from .validate import MIN_SHORT_EDGE
 
     from_card = short_edge == "auto"
     memory_from_card = memory == "auto"
-    card = model_card_of(model, checkpoint) if from_card or memory_from_card else None
+    flip_from_card = isinstance(flip, str) and flip == "auto"
+    if not flip_from_card and not isinstance(flip, bool):
+        raise ValueError(f"flip must be True, False or 'auto', got {flip!r}")
+    card = model_card_of(model, checkpoint) if from_card or memory_from_card or flip_from_card else None
     if from_card:
         short_edge = card.preferred_short_edge if card is not None else None
     elif short_edge is not None and (not isinstance(short_edge, int) or short_edge < MIN_SHORT_EDGE):
         raise ValueError(f"short_edge must be an integer >= {MIN_SHORT_EDGE}, None or 'auto', got {short_edge!r}")
     if memory_from_card:
         memory = card_memory(card)
+    if flip_from_card:
+        flip = card.preferred_flip if card is not None else False
     policy = memory_policy(memory)  # an unknown name fails before the weights load
     target = resolve_device(device)
     choice = resolve_precision(precision, target)  # a bad name fails before the weights load
     net, description = load_vmos_model(model, checkpoint, pretrained_encoder=pretrained_encoder)
     resize = (ResizePolicy(max_long_edge=None) if short_edge is None
               else ResizePolicy(min_short_edge=short_edge, max_short_edge=short_edge))
-    tracker = VMOSTracker(net.eval(), policy=policy, device=target, resize=resize, precision=choice)
+    tracker = VMOSTracker(net.eval(), policy=policy, device=target, resize=resize, precision=choice, flip=flip)
     size = ("input size" if short_edge is None else f"short edge {short_edge}") + (" (model card)" if from_card else "")
     memory_text = f"memory policy {memory!r}" + (" (model card)" if memory_from_card and card is not None else "")
-    return tracker, (f"{description}, {size}, precision {choice.describe()}, {memory_text}, "
+    flip_text = f"test-time flip {'on' if flip else 'off'}" + (" (model card)" if flip_from_card and card else "")
+    return tracker, (f"{description}, {size}, precision {choice.describe()}, {memory_text}, {flip_text}, "
                      f"device {tracker.device}")

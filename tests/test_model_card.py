@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from hqtrack_core.cli import main
+from hqtrack_core.data.masks import read_mask
 from hqtrack_core.data.splits import DERIVED_SPLITS, TRAIN_HOLDOUT
 from hqtrack_core.data.toy_video import make_toy_video
 from hqtrack_core.inference.memory import memory_policy
@@ -47,7 +48,7 @@ def test_model_card_round_trip_and_rewrite_keeps_weights(small_checkpoint, tmp_p
 
 @pytest.mark.parametrize("bad", [dict(preferred_precision="fp8"), dict(preferred_refiner="hqsam"),
                                  dict(preferred_short_edge=8), dict(train_short_edge="240"),
-                                 dict(preferred_memory="banana")])
+                                 dict(preferred_memory="banana"), dict(preferred_flip="yes")])
 def test_model_card_rejects_bad_values(bad):
     with pytest.raises(ValueError, match="model card"):
         ModelCard(name="x", **bad)
@@ -79,6 +80,24 @@ def test_load_tracker_takes_the_memory_policy_from_the_card(small_checkpoint, tm
     assert tracker.policy == memory_policy("released") and "memory policy 'released'," in info
     with pytest.raises(KeyError, match="unknown memory policy 'banana'"):
         load_tracker(checkpoint=path, device="cpu", memory="banana")
+
+
+def test_load_tracker_takes_the_flip_from_the_card(small_checkpoint, tmp_path):
+    path, card = small_checkpoint
+    tracker, info = load_tracker(checkpoint=path, device="cpu")  # the fixture's card: no flip
+    assert tracker.flip is False and "test-time flip off (model card)" in info
+    flipped = tmp_path / "flipped.safetensors"
+    flipped.write_bytes(path.read_bytes())
+    write_model_card(flipped, card.replace(preferred_flip=True))
+    tracker, info = load_tracker(checkpoint=flipped, device="cpu")
+    assert tracker.flip is True and tracker.num_views == 2 and "test-time flip on (model card)" in info
+    tracker, info = load_tracker(checkpoint=flipped, device="cpu", flip=False)  # the caller's choice wins
+    assert tracker.flip is False and "test-time flip off," in info
+    # a card written before the field existed (no preferred_flip key) means no flip
+    old = {k: v for k, v in card.to_dict().items() if k != "preferred_flip"}
+    assert ModelCard.from_dict(old).preferred_flip is False
+    with pytest.raises(ValueError, match="flip must be True, False or 'auto'"):
+        load_tracker(checkpoint=path, device="cpu", flip="yes")
 
 
 def test_committed_teaching_checkpoint_has_a_card():
@@ -122,8 +141,25 @@ def test_track_cli_defaults_come_from_the_card(small_checkpoint, tmp_path, capsy
     assert code == 0
     first_line = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("hqtrack track: model")][0]
     assert "short edge 97 (model card)" in first_line and "refiner classical (model card default)" in first_line
-    assert "memory policy 'paper' (model card)" in first_line
+    assert "memory policy 'paper' (model card)" in first_line and "test-time flip off (model card)" in first_line
     assert len(list((tmp_path / "out").glob("*.png"))) == 3
+
+
+def test_track_cli_flip_switch_overrides_the_card(small_checkpoint, tmp_path, capsys):
+    """``--flip`` turns the test-time flip on over a card without it; the masks differ from the plain run's."""
+    path, _ = small_checkpoint
+    video = make_toy_video(num_frames=4, height=160, width=224, num_objects=1, seed=3)
+    frames, mask = write_toy_clip(tmp_path, video, name="{t:05d}.png")
+    outs = {}
+    for switch in ("--no-flip", "--flip"):
+        out = tmp_path / switch.strip("-")
+        assert main(["track", str(frames), "--mask", str(mask), "--checkpoint", str(path), "--out", str(out),
+                     "--device", "cpu", "--refiner", "none", switch]) == 0
+        first_line = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("hqtrack track: model")][0]
+        assert f"test-time flip {'on' if switch == '--flip' else 'off'}," in first_line
+        outs[switch] = [np.array(read_mask(p)) for p in sorted(out.glob("*.png"))]
+    assert len(outs["--flip"]) == 4
+    assert any(not np.array_equal(a, b) for a, b in zip(outs["--flip"][1:], outs["--no-flip"][1:]))
 
 
 def test_derived_splits_partition_train():

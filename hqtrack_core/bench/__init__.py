@@ -32,7 +32,8 @@ Keys of ``figures/bench.json`` (all measured on the machine that ran ``make benc
   VMOS on the same DAVIS 480p frames, 2 objects, alternating: ``sam2_tiny_latency_s_480p`` (+ ``_bf16``),
   ``hqtrack_vmos_davis_latency_s_480p`` (+ ``_bf16``), ``vmos_latency_ratio_vs_sam2_480p`` (ours bf16 / SAM 2
   bf16; goal <= 0.2, i.e. >= 5x faster) and ``vmos_latency_ratio_vs_sam2_480p_fp32``, ``sam2_bench_loadavg``.
-- ``bf16``: ``teach_fps_240p`` / ``teach_fps_240p_bf16`` (committed teaching model, 240 short edge; goal >= 30),
+- ``bf16``: ``teach_fps_240p`` / ``teach_fps_240p_bf16`` (committed teaching model, 240 short edge; goal >= 30;
+  ``..._flip``: with the test-time flip),
   ``teach_bench_loadavg``; ``train_step_s_fp32`` / ``train_step_s_bf16`` / ``train_step_speedup_bf16``
   (``cpu_teach_stage2``, batch 4, crop 241; goal >= 2.5), ``train_bench_loadavg``;
   ``refiner_vit_tiny_latency_s`` / ``refiner_vit_tiny_latency_s_bf16`` / ``refiner_vit_tiny_bf16_speedup``

@@ -5,8 +5,9 @@ and reports the 1-minute load average beside it (2 cores: above 2, other process
 
 - teaching model (``load_tracker()``: the committed ``hqtrack_teach`` checkpoint), network at a 240 short edge, on
   the DAVIS-2016 dev sequence ``parkour`` at 480p (a random-texture video without ``../shared/data``): frames/s
-  = 1 / median per-frame latency (``tracker.step``) over frames 2..N-1. Keys ``teach_fps_240p``,
-  ``teach_fps_240p_bf16``, ``teach_bench_loadavg``.
+  = 1 / median per-frame latency (``tracker.step``) over frames 2..N-1, without the test-time flip. Keys
+  ``teach_fps_240p``, ``teach_fps_240p_bf16``, ``teach_bench_loadavg``; with the flip (the model card's default:
+  two views per frame) ``teach_fps_240p_flip``, ``teach_fps_240p_bf16_flip``.
 - training step: the ``cpu_teach_stage2`` preset with batch 4, crop 241x241 (same config, same seed, so the same
   batches), ``TrainConfig.precision`` fp32 vs bf16 (autocast, fp32 master weights); median of the
   ``sec_per_step`` the trainer logs for steps 1..N-1. Needs the DAVIS-2016 train split (skipped without it).
@@ -44,22 +45,28 @@ def _load() -> float:
 
 
 def teach_fps(frames: int = 12, rounds: int = 2, short_edge: int = 240) -> dict:
-    """Frames/s of the committed teaching model at ``short_edge``, fp32 and bf16 alternating."""
+    """Frames/s of the committed teaching model at ``short_edge``, fp32 and bf16 alternating, without and with
+    the test-time flip."""
     from ..hub import load_tracker
 
     images, mask, source = _sequence_frames(frames)
-    times: dict[str, list[float]] = {p: [] for p in PRECISIONS}
+    runs = [(p, flip) for flip in (False, True) for p in PRECISIONS]
+    times: dict[tuple[str, bool], list[float]] = {run: [] for run in runs}
     loads = []
     for _ in range(rounds):
-        for precision in PRECISIONS:
-            tracker, _ = load_tracker(device="cpu", short_edge=short_edge, precision=precision)
-            times[precision] += time_steps(tracker, images, mask)[1:]
+        for precision, flip in runs:
+            tracker, _ = load_tracker(device="cpu", short_edge=short_edge, precision=precision, flip=flip)
+            times[precision, flip] += time_steps(tracker, images, mask)[1:]
             loads.append(_load())
-    fps = {p: 1.0 / statistics.median(v) for p, v in times.items()}
+    fps = {run: 1.0 / statistics.median(v) for run, v in times.items()}
     print(f"teaching model, {source}, network short edge {short_edge}, {rounds} rounds fp32/bf16: "
-          f"fp32 {fps['fp32']:.1f} frames/s, bf16 {fps['bf16']:.1f} frames/s (load {loads})")
-    return {f"teach_fps_{short_edge}p": round(fps["fp32"], 2), f"teach_fps_{short_edge}p_bf16": round(fps["bf16"], 2),
-            "teach_bench_loadavg": max(loads)}
+          f"fp32 {fps['fp32', False]:.1f} frames/s, bf16 {fps['bf16', False]:.1f} frames/s; with the test-time "
+          f"flip fp32 {fps['fp32', True]:.1f}, bf16 {fps['bf16', True]:.1f} (load {loads})")
+    out = {"teach_bench_loadavg": max(loads)}
+    for (precision, flip), value in fps.items():
+        key = f"teach_fps_{short_edge}p" + ("_bf16" if precision == "bf16" else "") + ("_flip" if flip else "")
+        out[key] = round(value, 2)
+    return out
 
 
 def _sequence_frames(frames: int) -> tuple[list[np.ndarray], np.ndarray, str]:

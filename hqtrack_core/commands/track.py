@@ -63,6 +63,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--short-edge", type=int, default=None,
                    help="run the network at this short edge (masks are written at the input size); "
                         "default: the model card's preferred short edge (the input size without a card)")
+    p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
+                   help="test-time flip: also run each frame mirrored and average the two (twice the compute); "
+                        "default: the model card's preference (off without a card)")
     p.add_argument("--device", default="auto", help="auto|cpu|cuda|cuda:N|mps")
     p.add_argument("--precision", choices=("fp32", "bf16", "auto"), default=None,
                    help="network precision (default: the model card's preferred precision; auto without a card): "
@@ -117,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"the box prompt(s) {args.box} gave an empty first mask")
     tracker, info = load_tracker(args.model, args.checkpoint, device=device, memory=args.memory or "auto",
                                  short_edge="auto" if args.short_edge is None else args.short_edge,
-                                 precision=precision)
+                                 precision=precision, flip="auto" if args.flip is None else args.flip)
     refined = "none" if refiner is None else args.refiner
     if args.refiner in ("hqsam", "sam"):
         refined += f" ({args.refiner_model}, precision {precision.name})"

@@ -13,11 +13,16 @@ Two layers, as the official aot-benchmark ``AOTEngine`` / ``AOTInferEngine`` spl
 :meth:`VMOSTracker.remember` of its own prediction (or, when ``mask`` adds/updates objects, of the
 prediction overwritten by the mask, added as a reference for the groups that gained objects). The refiner
 pipeline calls ``propagate`` and ``remember`` itself to choose what is written.
+
+Test-time flip (aot-benchmark ``TEST_FLIP``): with ``flip=True`` every frame is also run mirrored, as a second
+view batched with the first (batch dimension ``V = 2`` in features, memory and logits); the two views' object
+probabilities are averaged (the mirrored one mirrored back) and the labels are the argmax of the mean.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -35,6 +40,9 @@ from .objects import ObjectManager
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 
 IMAGENET_STD = (0.229, 0.224, 0.225)
+
+FlipMemory = Literal["fused", "own"]
+FLIP_MEMORIES: tuple[str, ...] = ("fused", "own")
 
 
 @dataclass(frozen=True)
@@ -160,7 +168,10 @@ class GroupEngine:
 
 @dataclass
 class StepOutput:
-    """Result of one frame. ``probs``/``logits`` channels: background, then ``object_ids`` in order."""
+    """Result of one frame. ``probs``/``logits`` channels: background, then ``object_ids`` in order.
+
+    With the test-time flip, ``probs`` is the mean of the two views' probabilities and ``logits`` its log.
+    """
 
     labels: np.ndarray  # (H, W) int64 object ids, 0 = background
     probs: torch.Tensor  # (N + 1, H, W)
@@ -175,6 +186,7 @@ class _Pending:
     features: Features
     props: list[Propagation]
     output: StepOutput
+    view_labels: list[np.ndarray] | None = None  # flip: each view's own prediction, in that view's coordinates
 
 
 def channel_argmax(x: torch.Tensor) -> torch.Tensor:
@@ -218,6 +230,13 @@ class VMOSTracker:
     :func:`~hqtrack_core.model.low_precision.low_precision_copy` (weights stored in that dtype, channels-last;
     attention logits and softmax in fp32), memory is kept in that dtype, and ``probs`` / ``logits`` come back in
     fp32.
+
+    ``flip``: test-time horizontal flip (aot-benchmark ``TEST_FLIP``; twice the compute and memory). Each frame
+    runs as two views, as is and mirrored; the output is the argmax of their mean probabilities.
+    ``flip_memory`` says what each view remembers: ``"fused"`` (default) the labels given to :meth:`remember`
+    (the fused prediction, or the refiner's), mirrored for the mirrored view; ``"own"`` (the official
+    evaluator) each view's own prediction, except where the labels given to :meth:`remember` differ from the
+    fused prediction (a refiner's or a user's changes, written to both views).
     """
 
     model: VMOS
@@ -226,8 +245,14 @@ class VMOSTracker:
     resize: ResizePolicy | None = None
     optimize: bool = True  # run on inference_copy(model): BN folded, channels-last (same outputs)
     precision: str | PrecisionChoice = "fp32"
+    flip: bool = False
+    flip_memory: FlipMemory = "fused"
 
     def __post_init__(self) -> None:
+        if not isinstance(self.flip, bool):
+            raise ValueError(f"flip must be True or False, got {self.flip!r}")
+        if self.flip_memory not in FLIP_MEMORIES:
+            raise ValueError(f"flip_memory must be one of {FLIP_MEMORIES}, got {self.flip_memory!r}")
         if self.device is None:
             self.device = next(self.model.parameters()).device
         self.device = torch.device(self.device)
@@ -260,6 +285,11 @@ class VMOSTracker:
     def object_ids(self) -> list[int]:
         return self.objects.object_ids
 
+    @property
+    def num_views(self) -> int:
+        """Views per frame: 2 with the test-time flip (the batch dimension of memory), else 1."""
+        return 2 if self.flip else 1
+
     # -- input checks ------------------------------------------------------------------------------
     def _prepare_image(self, image, check_only: bool = False) -> torch.Tensor | None:
         size = frame_size(image)
@@ -271,6 +301,8 @@ class VMOSTracker:
         if check_only:
             return None
         x = normalize_image(image, self.input_size, self.device)
+        if self.flip:  # view 1: the mirrored frame (a bicubic resize commutes with the mirror)
+            x = torch.cat([x, x.flip(-1)])
         return x.contiguous(memory_format=torch.channels_last) if self.optimize else x
 
     def _check_mask(self, mask) -> np.ndarray:
@@ -290,8 +322,26 @@ class VMOSTracker:
             raise ValueError("mask ids must be >= 0 (0 = background)")
         return mask.astype(np.int64)
 
-    def _slot_maps(self, labels: np.ndarray) -> list[torch.Tensor]:
-        """Object-id map ``(H, W)`` -> per-group slot maps ``(1, h, w)`` at the network input size."""
+    def _view_labels(self, labels: np.ndarray, pending: _Pending | None = None,
+                     given: np.ndarray | None = None) -> list[np.ndarray]:
+        """The id map each view writes, in that view's coordinates: ``labels`` (mirrored for the mirrored view),
+        or with ``flip_memory="own"`` the view's own prediction of ``pending`` outside ``given`` (pixels where
+        ``labels`` must win: a user's mask, a refiner's change)."""
+        if not self.flip:
+            return [labels]
+        if self.flip_memory == "fused" or pending is None or pending.view_labels is None:
+            return [labels, labels[:, ::-1]]
+        if given is None:
+            given = labels != pending.output.labels
+        own, mirrored = pending.view_labels
+        return [np.where(given, labels, own), np.where(given[:, ::-1], labels[:, ::-1], mirrored)]
+
+    def _slot_maps(self, labels: np.ndarray | list[np.ndarray]) -> list[torch.Tensor]:
+        """Object-id map ``(H, W)`` (or one per view) -> per-group slot maps ``(V, h, w)`` at the network input
+        size (``V`` = :attr:`num_views`; one map is given to every view as it is)."""
+        if isinstance(labels, list):
+            per_view = [self._slot_maps(view) for view in labels]
+            return [torch.cat(maps) for maps in zip(*per_view)]
         ids = np.unique(labels)
         unknown = [int(i) for i in ids if i != 0 and int(i) not in self.objects]
         if unknown:
@@ -303,7 +353,7 @@ class VMOSTracker:
             for obj_id, slot in self.objects.group_objects(g):
                 if obj_id < lut_size:
                     lut[obj_id] = slot
-            t = torch.from_numpy(lut[labels])[None].to(self.device)
+            t = torch.from_numpy(np.ascontiguousarray(lut[labels]))[None].to(self.device)
             if self.input_size != self.image_size:
                 t = F.interpolate(t[None].float(), size=self.input_size, mode="nearest")[0].long()
             maps.append(t)
@@ -330,17 +380,26 @@ class VMOSTracker:
                 low = self.net.decode(prop, features)[:, [0] + [slot for _, slot in pairs]]
             low = low.float()  # the merge, softmax and argmax below run in fp32 whatever the precision
             group_logits.append(F.interpolate(low, size=self.image_size, mode="bilinear",
-                                              align_corners=self.net.cfg.align_corners)[0])
+                                              align_corners=self.net.cfg.align_corners))
             order += [obj for obj, _ in pairs]
         if order != self.object_ids:
             raise RuntimeError(f"object order {order} != {self.object_ids}")  # pragma: no cover
-        merged = soft_aggregate([lg[None] for lg in group_logits], self.model.max_obj_num)[0]
-        probs = torch.softmax(merged, dim=0)
+        merged = soft_aggregate(group_logits, self.model.max_obj_num)  # (V, N + 1, H, W)
         ids = np.array([0] + self.object_ids, dtype=np.int64)
+        view_labels = None
+        if self.flip:
+            view_probs = torch.softmax(merged, dim=1)
+            probs = (view_probs[0] + view_probs[1].flip(-1)) / 2
+            merged = torch.log(probs.clamp_min(1e-20))
+            if self.flip_memory == "own":
+                view_labels = [ids[channel_argmax(m).cpu().numpy()] for m in view_probs]
+        else:
+            merged = merged[0]
+            probs = torch.softmax(merged, dim=0)
         labels = ids[channel_argmax(merged).cpu().numpy()]
         out = StepOutput(labels=labels, probs=probs, object_ids=self.object_ids, frame_index=self.frame_index,
                          logits=merged)
-        self._pending = _Pending(self.frame_index, features, props, out)
+        self._pending = _Pending(self.frame_index, features, props, out, view_labels)
         return out
 
     @torch.inference_mode()
@@ -350,8 +409,9 @@ class VMOSTracker:
             raise ValueError("remember() needs a frame from propagate() first (and only once per frame)")
         labels = self._check_mask(labels)
         pending, self._pending = self._pending, None
+        slot_maps = self._slot_maps(self._view_labels(labels, pending))
         with self.precision.autocast():
-            for engine, prop, slots in zip(self.groups, pending.props, self._slot_maps(labels)):
+            for engine, prop, slots in zip(self.groups, pending.props, slot_maps):
                 engine.remember(prop, slots, pending.frame_index)
 
     @torch.inference_mode()
@@ -384,7 +444,7 @@ class VMOSTracker:
                 self.groups.append(GroupEngine(self.net, self.policy))
             with self.precision.autocast():
                 features = self.net.encode(x)
-                for engine, slots in zip(self.groups, self._slot_maps(labels)):
+                for engine, slots in zip(self.groups, self._slot_maps(self._view_labels(labels))):
                     engine.add_reference(features, slots, self.frame_index)
             ids = [0] + self.object_ids
             probs = torch.stack([torch.from_numpy(labels == i) for i in ids]).float().to(self.device)
@@ -400,7 +460,7 @@ class VMOSTracker:
             self.groups.append(GroupEngine(self.net, self.policy))
         keep = np.isin(mask, objects)
         labels = np.where(keep, mask, out.labels)
-        slot_maps = self._slot_maps(labels)
+        slot_maps = self._slot_maps(self._view_labels(labels, pending, given=keep))
         with self.precision.autocast():
             for g, engine in enumerate(self.groups):
                 if g in touched:

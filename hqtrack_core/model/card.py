@@ -1,7 +1,7 @@
 """The model card: what a checkpoint was trained on and how it prefers to be run, stored inside the checkpoint.
 
 ``hqtrack track`` and :func:`hqtrack_core.hub.load_tracker` take their defaults from it (inference short edge,
-precision, refiner, memory policy) when the user does not say otherwise, so a model trained at a 240-pixel short
+precision, refiner, memory policy, test-time flip) when the user does not say otherwise, so a model trained at a 240-pixel short
 edge is not run at 480p by accident. The card lives in the ``.safetensors`` metadata (key ``model_card``, JSON)
 written by :func:`hqtrack_core.model.checkpoint.save_vmos`, and is repeated, readable, in the ``.json`` beside it.
 """
@@ -31,6 +31,8 @@ class ModelCard:
             never a default, since its weights are not in this checkpoint).
         preferred_memory: a memory policy preset of :data:`hqtrack_core.inference.memory.MEMORY_PRESETS`
             (``--memory`` default; ``released`` for cards written before this field existed).
+        preferred_flip: run the test-time flip (``--flip`` / ``--no-flip`` default; False for cards written
+            before this field existed).
         data: the training data, in words.
         steps: the training steps, in words (per stage).
         licence: the licence of the weights.
@@ -43,6 +45,7 @@ class ModelCard:
     preferred_precision: str = "auto"
     preferred_refiner: str = "none"
     preferred_memory: str = "released"
+    preferred_flip: bool = False
     data: str = ""
     steps: str = ""
     licence: str = ""
@@ -62,6 +65,8 @@ class ModelCard:
         if self.preferred_memory not in MEMORY_PRESETS:
             raise ValueError(f"model card: preferred_memory must be one of {sorted(MEMORY_PRESETS)}, "
                              f"got {self.preferred_memory!r}")
+        if not isinstance(self.preferred_flip, bool):
+            raise ValueError(f"model card: preferred_flip must be true or false, got {self.preferred_flip!r}")
         from ..validate import MIN_SHORT_EDGE
 
         for field in ("train_short_edge", "preferred_short_edge"):
