@@ -62,12 +62,12 @@ class PrecisionAgreement:
 def compare_precisions(model: torch.nn.Module, frames: Iterable[tuple[str, np.ndarray]], mask: np.ndarray,
                        precision: str = "bf16", policy: MemoryPolicy | None = None,
                        resize: ResizePolicy | None = None, device: str | torch.device = "cpu",
-                       max_frames: int | None = None) -> PrecisionAgreement:
+                       max_frames: int | None = None, flip: bool = False) -> PrecisionAgreement:
     """Track ``frames`` (``(stem, HxWx3 uint8)`` pairs, the first prompted by ``mask`` ``HxW`` ids) with ``model``
-    in fp32 and in ``precision``; see :class:`PrecisionAgreement`."""
+    in fp32 and in ``precision`` (both with the test-time flip when ``flip``); see :class:`PrecisionAgreement`."""
     policy = policy or memory_policy("released")
-    exact = VMOSTracker(model, policy=policy, device=device, resize=resize, precision="fp32")
-    low = VMOSTracker(model, policy=policy, device=device, resize=resize, precision=precision)
+    exact = VMOSTracker(model, policy=policy, device=device, resize=resize, precision="fp32", flip=flip)
+    low = VMOSTracker(model, policy=policy, device=device, resize=resize, precision=precision, flip=flip)
     if not low.precision.reduced:
         raise ValueError(f"precision {precision!r} resolved to fp32 here: nothing to compare")
     result = PrecisionAgreement(low.precision.name)
@@ -148,14 +148,16 @@ def _main(argv: list[str] | None = None) -> int:
     names = args.sequences or (davis / "ImageSets" / "dev.txt").read_text().split()
     net, description = load_vmos_model()
     resize = ResizePolicy(min_short_edge=args.short_edge, max_short_edge=args.short_edge)
-    memory = card_memory(model_card_of())  # the card's policy, as `hqtrack track` below uses
+    card = model_card_of()
+    memory = card_memory(card)  # the card's policy and flip, as `hqtrack track` below uses
+    flip = card.preferred_flip if card is not None else False
     policy = memory_policy(memory)
     figures: dict[str, float] = {}
     for name in names if args.agreement_frames else []:
         frames = open_frames(davis / "JPEGImages" / "480p" / name)
         mask = read_mask(davis / "Annotations" / "480p" / name / "00000.png").astype(np.int64)
         agree = compare_precisions(net.eval(), frames, mask, "bf16", policy=policy, resize=resize,
-                                   max_frames=args.agreement_frames)
+                                   max_frames=args.agreement_frames, flip=flip)
         print(f"{name}: bf16 vs fp32 over {len(agree.stems)} frames: labels agree min {agree.min_agreement:.5f} "
               f"mean {agree.mean_agreement:.5f}; max |logit diff| worst {agree.worst_logit_diff:.3f} "
               f"median {float(np.median(agree.max_abs_logit_diff)):.3f}")
@@ -166,7 +168,7 @@ def _main(argv: list[str] | None = None) -> int:
     jf = dev_jf_by_precision(root, short_edge=args.short_edge, sequences=names)
     figures.update(jf)
     figures["fast_jf_loadavg"] = os.getloadavg()[0]
-    print(f"model {description}, short edge {args.short_edge}, memory {memory}: "
+    print(f"model {description}, short edge {args.short_edge}, memory {memory}, flip {flip}: "
           f"J&F fp32 {jf['fast_jf_fp32_dev']:.4f}, bf16 {jf['fast_jf_bf16_dev']:.4f}, "
           f"delta {jf['fast_jf_delta_dev']:+.4f}")
     print(json.dumps(figures, indent=2))
