@@ -107,3 +107,24 @@ def test_bad_flip_settings_are_refused(model):
         VMOSTracker(model, flip="yes")
     with pytest.raises(ValueError, match="flip_memory must be one of"):
         VMOSTracker(model, flip=True, flip_memory="mean")
+
+
+def test_own_memory_keeps_edits_to_the_fused_labels(model):
+    """flip_memory='own': where the labels written differ from the fused prediction (a refiner's or a user's change)
+    both views take them (the mirrored view mirrored); elsewhere each view keeps its own prediction."""
+    frames, mask = _video(3)
+    tracker = VMOSTracker(model, MemoryPolicy(long_term_gap=2), flip=True, flip_memory="own")
+    tracker.step(frames[0], mask)
+    out = tracker.propagate(frames[1])
+    pending = tracker._pending
+    own, mirrored = pending.view_labels
+    assert own.shape == mirrored.shape == (H, W)
+    edited = out.labels.copy()
+    edited[10:20, 60:80] = 5
+    changed = edited != out.labels
+    assert changed.any()
+    views = tracker._view_labels(edited, pending)
+    np.testing.assert_array_equal(views[0], np.where(changed, edited, own))
+    np.testing.assert_array_equal(views[1], np.where(changed[:, ::-1], edited[:, ::-1], mirrored))
+    tracker.remember(edited)  # and the write itself goes through
+    assert tracker.memory[0].short_term.frame_index == 1
