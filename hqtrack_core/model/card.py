@@ -1,9 +1,10 @@
 """The model card: what a checkpoint was trained on and how it prefers to be run, stored inside the checkpoint.
 
 ``hqtrack track`` and :func:`hqtrack_core.hub.load_tracker` take their defaults from it (inference short edge,
-precision, refiner, memory policy, test-time flip) when the user does not say otherwise, so a model trained at a 240-pixel short
-edge is not run at 480p by accident. The card lives in the ``.safetensors`` metadata (key ``model_card``, JSON)
-written by :func:`hqtrack_core.model.checkpoint.save_vmos`, and is repeated, readable, in the ``.json`` beside it.
+precision, refiner, memory policy, test-time flip) when the user does not say otherwise, so a model trained at a
+240-pixel short edge is not run at 480p by accident. The card lives in the ``.safetensors`` metadata (key
+``model_card``, JSON) written by :func:`hqtrack_core.model.checkpoint.save_vmos`, and is repeated, readable, in the
+``.json`` beside it.
 """
 
 from __future__ import annotations
