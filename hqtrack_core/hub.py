@@ -121,6 +121,11 @@ def card_memory(card: ModelCard | None) -> str:
     return card.preferred_memory if card is not None else "released"
 
 
+def card_flip(card: ModelCard | None) -> bool:
+    """Whether a checkpoint runs with the test-time flip unless told otherwise: its card's, off without a card."""
+    return card.preferred_flip if card is not None else False
+
+
 def load_tracker(model: str | None = None, checkpoint: str | Path | None = None, device="auto",
                  memory: str = "auto", short_edge: int | str | None = "auto",
                  pretrained_encoder: bool = False, precision: str | PrecisionChoice = "auto",
@@ -154,7 +159,7 @@ def load_tracker(model: str | None = None, checkpoint: str | Path | None = None,
     if memory_from_card:
         memory = card_memory(card)
     if flip_from_card:
-        flip = card.preferred_flip if card is not None else False
+        flip = card_flip(card)
     policy = memory_policy(memory)  # an unknown name fails before the weights load
     target = resolve_device(device)
     choice = resolve_precision(precision, target)  # a bad name fails before the weights load

@@ -138,7 +138,7 @@ def _main(argv: list[str] | None = None) -> int:
 
     from ..data.frames import open_frames
     from ..data.masks import read_mask
-    from ..hub import card_memory, load_vmos_model, model_card_of
+    from ..hub import card_flip, card_memory, load_vmos_model, model_card_of
     from ..paths import data_root
 
     root = data_root()
@@ -150,7 +150,7 @@ def _main(argv: list[str] | None = None) -> int:
     resize = ResizePolicy(min_short_edge=args.short_edge, max_short_edge=args.short_edge)
     card = model_card_of()
     memory = card_memory(card)  # the card's policy and flip, as `hqtrack track` below uses
-    flip = card.preferred_flip if card is not None else False
+    flip = card_flip(card)
     policy = memory_policy(memory)
     figures: dict[str, float] = {}
     for name in names if args.agreement_frames else []:

@@ -336,27 +336,27 @@ class VMOSTracker:
         own, mirrored = pending.view_labels
         return [np.where(given, labels, own), np.where(given[:, ::-1], labels[:, ::-1], mirrored)]
 
-    def _slot_maps(self, labels: np.ndarray | list[np.ndarray]) -> list[torch.Tensor]:
-        """Object-id map ``(H, W)`` (or one per view) -> per-group slot maps ``(V, h, w)`` at the network input
-        size (``V`` = :attr:`num_views`; one map is given to every view as it is)."""
-        if isinstance(labels, list):
-            per_view = [self._slot_maps(view) for view in labels]
-            return [torch.cat(maps) for maps in zip(*per_view)]
+    def _slot_maps(self, labels: np.ndarray, views: list[np.ndarray] | None = None) -> list[torch.Tensor]:
+        """Object-id map ``(H, W)`` -> per-group slot maps ``(V, h, w)`` at the network input size, one per view
+        (``V`` = :attr:`num_views`). ``views``: the id map each view writes (:meth:`_view_labels`); default
+        ``labels`` for a single view. Ids are checked once, on ``labels``: the views only add known ids."""
         ids = np.unique(labels)
         unknown = [int(i) for i in ids if i != 0 and int(i) not in self.objects]
         if unknown:
             raise KeyError(f"unknown object ids {unknown} in labels; known: {self.object_ids}")
-        lut_size = int(ids.max()) + 1
+        lut_size = max([int(ids.max())] + self.object_ids) + 1
         maps = []
         for g in range(self.objects.num_groups):
             lut = np.zeros(lut_size, dtype=np.int64)
             for obj_id, slot in self.objects.group_objects(g):
-                if obj_id < lut_size:
-                    lut[obj_id] = slot
-            t = torch.from_numpy(np.ascontiguousarray(lut[labels]))[None].to(self.device)
-            if self.input_size != self.image_size:
-                t = F.interpolate(t[None].float(), size=self.input_size, mode="nearest")[0].long()
-            maps.append(t)
+                lut[obj_id] = slot
+            per_view = []
+            for view in views if views is not None else [labels]:
+                t = torch.from_numpy(np.ascontiguousarray(lut[view]))[None].to(self.device)
+                if self.input_size != self.image_size:
+                    t = F.interpolate(t[None].float(), size=self.input_size, mode="nearest")[0].long()
+                per_view.append(t)
+            maps.append(torch.cat(per_view) if len(per_view) > 1 else per_view[0])
         return maps
 
     # -- the API -----------------------------------------------------------------------------------
@@ -409,7 +409,7 @@ class VMOSTracker:
             raise ValueError("remember() needs a frame from propagate() first (and only once per frame)")
         labels = self._check_mask(labels)
         pending, self._pending = self._pending, None
-        slot_maps = self._slot_maps(self._view_labels(labels, pending))
+        slot_maps = self._slot_maps(labels, self._view_labels(labels, pending))
         with self.precision.autocast():
             for engine, prop, slots in zip(self.groups, pending.props, slot_maps):
                 engine.remember(prop, slots, pending.frame_index)
@@ -444,7 +444,7 @@ class VMOSTracker:
                 self.groups.append(GroupEngine(self.net, self.policy))
             with self.precision.autocast():
                 features = self.net.encode(x)
-                for engine, slots in zip(self.groups, self._slot_maps(self._view_labels(labels))):
+                for engine, slots in zip(self.groups, self._slot_maps(labels, self._view_labels(labels))):
                     engine.add_reference(features, slots, self.frame_index)
             ids = [0] + self.object_ids
             probs = torch.stack([torch.from_numpy(labels == i) for i in ids]).float().to(self.device)
@@ -460,7 +460,7 @@ class VMOSTracker:
             self.groups.append(GroupEngine(self.net, self.policy))
         keep = np.isin(mask, objects)
         labels = np.where(keep, mask, out.labels)
-        slot_maps = self._slot_maps(self._view_labels(labels, pending, given=keep))
+        slot_maps = self._slot_maps(labels, self._view_labels(labels, pending, given=keep))
         with self.precision.autocast():
             for g, engine in enumerate(self.groups):
                 if g in touched:

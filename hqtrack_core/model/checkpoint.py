@@ -114,6 +114,23 @@ def read_vmos_config(path: str | Path) -> VMOSConfig:
     return VMOSConfig.from_dict(json.loads(meta["vmos_config"]))
 
 
+def read_vmos_file(path: str | Path) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
+    """The metadata and the stored tensors (as stored: no dequantisation) of a ``.safetensors`` file written by
+    :func:`save_vmos`, for tools that rewrite such files (weight averaging, int8 storage). A missing or damaged
+    file, or one without ``vmos_config`` metadata, raises an error naming it."""
+    from safetensors import safe_open
+
+    from ..validate import check_weights_file
+
+    path = check_weights_file(path)
+    with safe_open(str(path), framework="pt") as handle:
+        meta = dict(handle.metadata() or {})
+        state = {key: handle.get_tensor(key) for key in handle.keys()}
+    if "vmos_config" not in meta:
+        raise ValueError(f"{path} has no vmos_config metadata (not saved by save_vmos)")
+    return meta, state
+
+
 def load_vmos(path: str | Path, map_location: str | torch.device = "cpu"):
     """Rebuild a :class:`~hqtrack_core.model.vmos.VMOS` saved by :func:`save_vmos`."""
     from ..validate import load_safetensors_file

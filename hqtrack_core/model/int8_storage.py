@@ -71,18 +71,13 @@ def dequantize_state(state: Mapping[str, torch.Tensor], dtype: torch.dtype = tor
 def write_int8_checkpoint(src: str | Path, dst: str | Path) -> Path:
     """Rewrite one of our ``.safetensors`` VMOS checkpoints with int8 storage (same metadata, card included;
     atomic; ``dst`` may equal ``src``)."""
-    from safetensors import safe_open
     from safetensors.torch import save_file
 
     from ..atomic import atomic_path
-    from ..validate import check_weights_file
+    from .checkpoint import read_vmos_file  # (checkpoint imports this module)
 
-    src, dst = check_weights_file(src), Path(dst)
-    with safe_open(str(src), framework="pt") as handle:
-        meta = dict(handle.metadata() or {})
-        state = {key: handle.get_tensor(key) for key in handle.keys()}
-    if "vmos_config" not in meta:
-        raise ValueError(f"{src} has no vmos_config metadata (not saved by save_vmos)")
+    meta, state = read_vmos_file(src)
+    dst = Path(dst)
     meta["weights_storage"] = METADATA_VALUE
     with atomic_path(dst) as tmp:
         save_file(quantize_state(state), str(tmp), metadata=meta)

@@ -38,19 +38,11 @@ def _sha256(path: Path) -> str:
 
 
 def _read(path: Path) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
-    from safetensors import safe_open
+    from .checkpoint import read_vmos_file
 
-    from ..validate import check_weights_file
-
-    path = check_weights_file(path)
     if path.suffix != ".safetensors":
         raise ValueError(f"{path}: weight averaging reads .safetensors files written by save_vmos")
-    with safe_open(str(path), framework="pt") as handle:
-        meta = dict(handle.metadata() or {})
-        state = {key: handle.get_tensor(key) for key in handle.keys()}
-    if "vmos_config" not in meta:
-        raise ValueError(f"{path} has no vmos_config metadata (not saved by save_vmos): cannot check it matches")
-    return meta, state
+    return read_vmos_file(path)
 
 
 def average_checkpoints(inputs: Sequence[str | os.PathLike], output: str | os.PathLike,
@@ -124,6 +116,9 @@ def read_averaged_from(path: str | os.PathLike) -> list[dict[str, str]] | None:
     """The inputs (``file``, ``sha256``) a checkpoint was averaged from, or None for a checkpoint that was not."""
     from safetensors import safe_open
 
+    from ..validate import check_weights_file
+
+    path = check_weights_file(path)  # a missing or damaged file: one clear error, not the reader's traceback
     with safe_open(str(path), framework="pt") as handle:
         meta = handle.metadata() or {}
     return json.loads(meta[AVERAGED_FROM_KEY]) if AVERAGED_FROM_KEY in meta else None
