@@ -1,7 +1,7 @@
 """A VMOS copy made for bf16 / fp16 inference (the tracker's ``precision="bf16"`` path; fp32 never comes here).
 
 What plain ``torch.autocast`` over the fp32 :func:`~hqtrack_core.model.vmos.inference_copy` costs, and what this
-copy does instead (measured with ``torch.profiler`` in ``NOTES_bf16.md``):
+copy does instead (found with ``torch.profiler``; ``python -m hqtrack_core.bench bf16`` measures the speed):
 
 - autocast casts every convolution / linear weight to bf16 on every call: here the weights are stored in bf16
   once;
