@@ -114,26 +114,3 @@ def test_cli_writes_the_average_with_new_notes_and_errors_in_one_line(three, tmp
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "damaged.safetensors is truncated" in err[0]
     assert not never.exists()
-
-
-
-def test_shipped_teaching_model_records_its_lineage_and_log():
-    """The committed teaching model is one training line (a long stage 1, stage 2 and its continuations): its
-    readable .json carries the card of the file's metadata and the config of every run before the last, and the
-    committed metrics log holds those runs in order, each starting where the one before ended."""
-    import json
-
-    from hqtrack_core.hub import default_checkpoint
-    from hqtrack_core.training.records import read_metrics, run_segments
-
-    path = default_checkpoint()
-    info = json.loads(path.with_suffix(".json").read_text())
-    assert read_model_card(path) == ModelCard.from_dict(info["model_card"])
-    assert read_averaged_from(path) is None  # not a weight average
-    earlier = info["continued_from"]["runs"]
-    assert [r["train_config"]["stage"] for r in earlier][:2] == [1, 2]
-    parts = run_segments(read_metrics(path.parent / "hqtrack_teach_train_log.jsonl"))
-    assert [p[0]["run"] for p in parts] == [r["run"] for r in earlier] + [parts[-1][0]["run"]]
-    assert [p[-1]["step"] + 1 for p in parts] == [r["train_config"]["steps"] for r in earlier] + [info["step"]]
-    for before, after in zip(parts, parts[1:]):
-        assert after[0]["run_step"] == before[-1]["run_step"] + 1
