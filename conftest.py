@@ -31,6 +31,14 @@ def pytest_unconfigure(config):
         os.environ.pop(ENV_FIGURES, None)
 
 
+def pytest_report_header(config):
+    """Where this run happened, first in the report: the CPU kind changes kernels, rounding and what ``auto``
+    precision picks, so a failure report must say it (e.g. ``cpu: AMD EPYC; AVX2 AVX-512 AVX512-BF16; ...``)."""
+    from hqtrack_core.precision import describe_cpu
+
+    return f"cpu: {describe_cpu()}"
+
+
 def pytest_collection_modifyitems(config, items):
     if data_root() is not None:
         return

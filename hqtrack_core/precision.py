@@ -5,7 +5,8 @@
 softmax where autocast keeps them in fp32). ``auto`` picks, honestly and once:
 
 - CUDA: bf16 where the GPU supports it, else fp16;
-- CPU: bf16 when the CPU has a bf16 matrix instruction (AMX-BF16 or AVX512-BF16), else fp32;
+- CPU: bf16 when the CPU has a bf16 matrix instruction (AMX-BF16 or AVX512-BF16) and torch may use it, else
+  fp32 (an ISA cap, ``ONEDNN_MAX_CPU_ISA`` / ``ATEN_CPU_CAPABILITY`` below AVX-512, leaves bf16 emulated);
 - anything else (MPS, ...): fp32.
 
 :func:`resolve_precision` returns a :class:`PrecisionChoice` that says what was chosen and why, for the first
@@ -26,36 +27,52 @@ PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16", "auto")
 _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
+# oneDNN ISA names (``ONEDNN_MAX_CPU_ISA``) under which no bf16 instruction is used, and ATen's capabilities
+# (``ATEN_CPU_CAPABILITY``) below AVX-512: either cap makes bf16 matmuls emulated although the CPU has them.
+_ONEDNN_NO_BF16 = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX512_CORE", "AVX512_CORE_VNNI")
+_ATEN_NO_BF16 = ("DEFAULT", "AVX2")
+
+
+def _isa_cap() -> str | None:
+    """The environment variable that stops torch from using this CPU's bf16 instructions, or None."""
+    import os
+
+    for var in ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"):
+        value = os.environ.get(var, "").upper()
+        if value in _ONEDNN_NO_BF16:
+            return f"{var}={value}"
+    value = os.environ.get("ATEN_CPU_CAPABILITY", "").upper()
+    if value in _ATEN_NO_BF16:
+        return f"ATEN_CPU_CAPABILITY={value.lower()}"
+    return None
+
+
 @dataclass(frozen=True)
 class CpuBf16Support:
-    """Which bf16 instructions this CPU has (read from torch, falling back to ``/proc/cpuinfo``)."""
+    """Which bf16 instructions this CPU has (read from ``/proc/cpuinfo`` and torch), and whether an ISA cap in the
+    environment (``capped_by``) stops torch from using them."""
 
     amx_bf16: bool
     avx512_bf16: bool
     source: str
+    capped_by: str | None = None
 
     @property
     def any(self) -> bool:
-        return self.amx_bf16 or self.avx512_bf16
+        """True when torch can run bf16 matmuls natively here (an instruction exists and no cap hides it)."""
+        return (self.amx_bf16 or self.avx512_bf16) and self.capped_by is None
 
     def describe(self) -> str:
-        if self.amx_bf16:
-            return "AMX-BF16"
-        if self.avx512_bf16:
-            return "AVX512-BF16 (no AMX)"
+        if self.amx_bf16 or self.avx512_bf16:
+            name = "AMX-BF16" if self.amx_bf16 else "AVX512-BF16 (no AMX)"
+            return name if self.capped_by is None else f"{name}, unused under {self.capped_by}"
         return "no bf16 instruction"
 
 
 @lru_cache(maxsize=1)
 def cpu_bf16_support() -> CpuBf16Support:
-    """Detect AMX-BF16 / AVX512-BF16 on this CPU."""
-    flags: set[str] = set()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text(errors="replace").splitlines():
-            if line.startswith("flags"):
-                flags.update(line.split(":", 1)[1].split())
-                break
+    """Detect AMX-BF16 / AVX512-BF16 on this CPU, and an ISA cap set in the environment."""
+    flags = cpu_flags()
     amx = "amx_bf16" in flags
     avx = "avx512_bf16" in flags
     source = "/proc/cpuinfo" if flags else "torch"
@@ -66,7 +83,45 @@ def cpu_bf16_support() -> CpuBf16Support:
             avx = avx or bool(cpu_mod._is_avx512_bf16_supported())
         except AttributeError:
             pass
-    return CpuBf16Support(amx_bf16=amx, avx512_bf16=avx, source=source)
+    return CpuBf16Support(amx_bf16=amx, avx512_bf16=avx, source=source, capped_by=_isa_cap())
+
+
+@lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags from ``/proc/cpuinfo`` (empty where there is none)."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.startswith("flags"):
+                return frozenset(line.split(":", 1)[1].split())
+    return frozenset()
+
+
+@lru_cache(maxsize=1)
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``, else :func:`platform.processor`)."""
+    import platform
+
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def describe_cpu() -> str:
+    """One line naming the CPU kind a figure or a test run comes from: model, the vector/bf16 features that change
+    kernels and rounding (AVX-512, AVX512-BF16, AMX), torch's kernel level, threads and what ``auto`` picks, e.g.
+    ``AMD EPYC; AVX2 AVX-512 AVX512-BF16; torch kernels AVX512; 2 threads; auto precision: bf16``."""
+    flags = cpu_flags()
+    names = [name for flag, name in (("avx2", "AVX2"), ("avx512f", "AVX-512"), ("avx512_bf16", "AVX512-BF16"),
+                                     ("amx_bf16", "AMX-BF16")) if flag in flags]
+    support = cpu_bf16_support()
+    cap = f" ({support.capped_by})" if support.capped_by else ""
+    return (f"{cpu_model()}; {' '.join(names) or 'no AVX2/AVX-512/AMX flags read'}; torch kernels "
+            f"{torch.backends.cpu.get_cpu_capability()}{cap}; {torch.get_num_threads()} threads; auto precision: "
+            f"{resolve_precision('auto').name}")
 
 
 @dataclass(frozen=True)
@@ -120,6 +175,8 @@ def resolve_precision(precision: str | PrecisionChoice = "fp32",
             support = cpu_bf16_support()
             if support.any:
                 return PrecisionChoice("bf16", kind, f"auto: the CPU has {support.describe()}")
+            if support.amx_bf16 or support.avx512_bf16:
+                return PrecisionChoice("fp32", kind, f"auto: the CPU has {support.describe()}")
             return PrecisionChoice("fp32", kind, "auto: the CPU has no bf16 instruction")
         return PrecisionChoice("fp32", kind, f"auto: fp32 on {kind}")
     if name == "fp16" and kind == "cpu":
@@ -141,5 +198,5 @@ def autocast_for(precision: str | PrecisionChoice, device: str | torch.device | 
         yield choice
 
 
-__all__ = ["PRECISIONS", "CpuBf16Support", "PrecisionChoice", "cpu_bf16_support", "resolve_precision",
-           "autocast_for"]
+__all__ = ["PRECISIONS", "CpuBf16Support", "PrecisionChoice", "cpu_bf16_support", "cpu_flags", "cpu_model",
+           "describe_cpu", "resolve_precision", "autocast_for"]

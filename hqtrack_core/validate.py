@@ -9,7 +9,12 @@ in one line naming the problem and the fix, before a model is loaded.
 - :func:`check_output_folder` refuses an output folder that is, or is inside, the input folder;
   :func:`check_output_writable` one that cannot be written (read-only mount, no permission);
 - :func:`check_long_run` warns about an unbounded memory policy on a long video and about too little disk space;
-- :func:`check_preset_matches` refuses ``--model X`` with a checkpoint of another preset.
+- :func:`check_preset_matches` refuses ``--model X`` with a checkpoint of another preset;
+- :func:`check_finite_weights` refuses weights that parse but hold NaN / inf, naming the tensor;
+- :func:`check_file_writable` refuses an extra output file (``--overlay``, ``--preview``, ``--json``) that cannot
+  be written, before the work that produces it;
+- :func:`check_mask_pairs` refuses training frames and masks of different sizes, or masks without any object,
+  reading image headers only.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ import numpy as np
 import torch
 
 __all__ = ["frame_size", "check_device", "check_weights_file", "check_output_folder", "check_output_writable",
-           "check_long_run", "check_preset_matches", "load_torch_file", "load_safetensors_file", "MIN_SHORT_EDGE"]
+           "check_long_run", "check_preset_matches", "check_finite_weights", "nonfinite_tensors",
+           "check_file_writable", "check_mask_pairs", "load_torch_file", "load_safetensors_file", "MIN_SHORT_EDGE"]
 
 # Below this the network's 1/16 features are a few pixels wide: masks after the first frame come out empty.
 MIN_SHORT_EDGE = 64
@@ -44,6 +50,9 @@ def frame_size(image) -> tuple[int, int]:
                              "use image.astype(np.uint8), or pass a float 3xHxW torch tensor in [0, 1]")
         return int(image.shape[0]), int(image.shape[1])
     if isinstance(image, torch.Tensor):
+        if image.device.type == "meta":
+            raise ValueError("tensor image is on device 'meta', which holds no data: pass real pixels "
+                             "(a numpy array, or a tensor on any device: it is copied to the tracker's)")
         if image.dim() != 3 or image.shape[0] != 3:
             hint = " (looks like HxWx3: use image.permute(2, 0, 1))" if image.dim() == 3 and image.shape[2] == 3 else ""
             raise ValueError(f"tensor image must be 3xHxW, got shape {tuple(image.shape)}{hint}")
@@ -56,6 +65,9 @@ def frame_size(image) -> tuple[int, int]:
             raise ValueError(f"tensor image values span [{low:g}, {high:g}], expected [0, 1]"
                              + (": divide by 255" if high > 1.5 else ""))
         return int(image.shape[1]), int(image.shape[2])
+    if type(image).__module__.startswith("PIL."):
+        raise ValueError("image must be a numpy array or a torch tensor, got a PIL image: "
+                         "use np.asarray(image.convert('RGB'))")
     raise ValueError(f"image must be a numpy array or a torch tensor, got {type(image).__name__}")
 
 
@@ -195,6 +207,73 @@ def check_preset_matches(model: str | None, checkpoint: str | os.PathLike) -> No
             preset = (handle.metadata() or {}).get("preset", "another preset")
         raise ValueError(f"--model {model} conflicts with {Path(checkpoint).name}, which holds {preset}: "
                          f"drop --model (the file names its own architecture) or pass a {model} checkpoint")
+
+
+def nonfinite_tensors(state) -> list[tuple[str, int, int]]:
+    """``(name, non-finite count, size)`` of every floating-point tensor of ``state`` (a mapping of tensors)
+    holding NaN or inf."""
+    bad = []
+    for name, value in state.items():
+        if isinstance(value, torch.Tensor) and value.is_floating_point() and value.numel():
+            count = int(value.numel() - torch.isfinite(value).sum())
+            if count:
+                bad.append((name, count, int(value.numel())))
+    return bad
+
+
+def check_finite_weights(state, what: str, fix: str = "download or copy it again, or re-export it") -> None:
+    """Refuse weights that hold NaN / inf (a diverged run, a bad conversion): ValueError naming the first
+    tensor, how many values and how many tensors are affected."""
+    bad = nonfinite_tensors(state)
+    if bad:
+        name, count, size = bad[0]
+        more = f" (and {len(bad) - 1} more tensor(s))" if len(bad) > 1 else ""
+        raise ValueError(f"{what} holds NaN/inf weights: {name} has {count} of {size} values non-finite{more}: "
+                         f"{fix}")
+
+
+def check_file_writable(path: str | os.PathLike, option: str) -> Path:
+    """Check before the work that an output file (``--overlay``, ``--preview``) can be written: its folder is
+    created if needed and must be writable, and the path must not be a folder. ValueError naming it (an OSError
+    when its folder cannot be created: a read-only mount)."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{option} {path} is a folder: give a file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ValueError(f"{option} {path}: {path.parent} exists and is not a folder") from None
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ValueError(f"{option} {path} cannot be written (read-only or no permission in {path.parent}): "
+                         "choose a writable location")
+    return path
+
+
+def check_mask_pairs(pairs, what: str = "training data") -> None:
+    """``pairs``: ``(frame path, mask path)``. Every mask must have its frame's size (headers only: cheap for
+    thousands of files) and at least one mask must hold an object (masks are read until one does).
+    ValueError naming the first mismatched pair and how many there are."""
+    from PIL import Image
+
+    from .data.masks import read_mask
+
+    pairs = list(pairs)
+    if not pairs:
+        raise ValueError(f"{what}: no frame has a mask: check the folder layout")
+    mismatched = []
+    for frame, mask in pairs:
+        with Image.open(frame) as a, Image.open(mask) as b:
+            if a.size != b.size:
+                mismatched.append((frame, mask, a.size, b.size))
+    if mismatched:
+        frame, mask, fs, ms = mismatched[0]
+        raise ValueError(f"{what}: mask {mask} is {ms[0]}x{ms[1]} but its frame {frame} is {fs[0]}x{fs[1]} "
+                         f"({len(mismatched)} of {len(pairs)} pairs differ): masks must be at their frames' size")
+    for _, mask in pairs:
+        if read_mask(mask).max(initial=0) > 0:
+            return
+    raise ValueError(f"{what}: none of the {len(pairs)} masks holds an object (all background): nothing to "
+                     "learn; check the masks folder")
 
 
 def _unreadable(path: Path, what: str, err: Exception) -> ValueError:

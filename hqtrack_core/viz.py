@@ -89,6 +89,22 @@ def heatmap_overlay(image: np.ndarray, heat: np.ndarray, alpha: float = 0.6, col
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
+def heatmap_colorbar(ax, heat: np.ndarray, label: str, normalize: bool = True):
+    """A colour bar beside ``ax`` for a :func:`heatmap_overlay` of ``heat (h, w)`` drawn with its default colour
+    map (JET): it spans the values the overlay's colours stand for, the finite min..max of ``heat`` when
+    ``normalize`` (as the overlay rescales), else 0..1. Returns the colour bar."""
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    heat = np.asarray(heat, dtype=np.float64)
+    valid = heat[np.isfinite(heat)]
+    lo, hi = (float(valid.min()), float(valid.max())) if normalize and valid.size else (0.0, 1.0)
+    bar = ax.figure.colorbar(ScalarMappable(Normalize(lo, hi if hi > lo else lo + 1e-12), "jet"), ax=ax,
+                             fraction=0.046, pad=0.02)
+    bar.set_label(label)
+    return bar
+
+
 def window_to_grid(window: np.ndarray, center: tuple[int, int], grid: tuple[int, int],
                    fill: float = np.nan) -> np.ndarray:
     """Place a local-attention window ``(W, W)`` (offset ``(dy, dx)`` at ``[dy + m, dx + m]``) centred on token

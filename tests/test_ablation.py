@@ -12,7 +12,6 @@ import pytest
 from hqtrack_core.ablation.generators import (LabelledClip, composite_clip, pingpong_indices, pingpong_video,
                                               write_davis_folder)
 from hqtrack_core.ablation.rows import ROW_NAMES, get_row
-from hqtrack_core.ablation.study import direction
 from hqtrack_core.cli import main
 from hqtrack_core.hub import ablation_checkpoint
 from hqtrack_core.data.datasets import davis_videos
@@ -87,15 +86,6 @@ def test_ablation_rows_are_data():
         get_row("nonsense")
 
 
-def test_ablation_direction():
-    row = get_row("joint")
-    rec = lambda n, q: {"name": n, "status": "run", "Q": q}  # noqa: E731
-    assert direction(row, [rec("joint", 0.6), rec("separate", 0.5)]) == "yes"
-    assert direction(row, [rec("joint", 0.4), rec("separate", 0.5)]) == "no"
-    assert direction(row, [rec("joint", 0.5), rec("separate", 0.5)]) == "tie"
-    assert direction(row, [rec("joint", 0.5), {"name": "separate", "status": "not run: x"}]) == "not run"
-
-
 TINY = ["--checkpoint", "none", "--precision", "fp32", "--short-edge", "33", "--max-frames", "5"]
 
 
@@ -160,7 +150,8 @@ def test_ablation_trained_row_without_checkpoints_says_not_run(tiny_davis, tmp_p
     result = json.loads((out / "multiscale.json").read_text())
     assert all(v["status"].startswith("not run: needs a trained checkpoint") and "JF" not in v
                for v in result["variants"])
-    assert result["same_direction_Q"] == "not run"
+    assert result["verdict"] == "inconclusive" and "was not run" in result["verdict_reason"]
+    assert all("jf_ci95" not in v for v in result["variants"])
 
 
 def test_ablation_cli_errors(tiny_davis, tmp_path, capsys):

@@ -118,8 +118,11 @@ def test_clear_errors(model):
     with pytest.raises(ValueError, match="does not match the image size"):
         tracker.step(frames[0], np.zeros((H, W + 1), np.int64))
     tracker.reset()
+    with pytest.raises(ValueError, match="fractional values"):  # probabilities, not ids (0.0/1.0 floats are ids)
+        tracker.step(frames[0], _mask([1]).astype(np.float32) * 0.5)
+    tracker.reset()
     with pytest.raises(ValueError, match="integer object ids"):
-        tracker.step(frames[0], _mask([1]).astype(np.float32))
+        tracker.step(frames[0], _mask([1]).astype(np.complex64))
     tracker.reset()
     with pytest.raises(ValueError, match="no objects"):
         tracker.step(frames[0], np.zeros((H, W), np.int64))
@@ -294,3 +297,24 @@ def test_memory_nbytes_counts_shared_frames_once(model):
     mem = tracker.memory[0]
     per_frame = mem.references[0].nbytes()
     assert mem.nbytes() == 2 * per_frame
+
+
+def test_a_known_object_given_again_is_corrected(model):
+    """A mask mid-video for an id the tracker already follows replaces its prediction on that frame, background
+    included (an over-segmentation can be cut back), pins the frame as a reference, and leaves other ids alone
+    (issue 31: the lecture demo's correction mid-video)."""
+    frames = _frames(5)
+    tracker = VMOSTracker(model)
+    big = np.zeros((H, W), np.int64)
+    big[5:60, 5:90] = 1
+    big[40:60, 60:90] = 2
+    tracker.step(frames[0], big)
+    predicted = tracker.step(frames[1]).labels
+    small = np.zeros((H, W), np.int64)
+    small[10:20, 10:30] = 1  # object 1 corrected to a small box; object 2 not mentioned
+    out = tracker.step(frames[2], small)
+    assert out.object_ids == [1, 2]
+    assert ((out.labels == 1) == (small == 1)).all()  # exactly the given mask, no leftover prediction
+    keep2 = (small == 0) & (out.labels != 1)
+    assert (out.labels[keep2] == 2).sum() > 0 or (predicted == 2).sum() == 0  # object 2 still predicted
+    assert [e.frame_index for e in tracker.memory[0].references] == [2, 0]

@@ -3,6 +3,8 @@ bf16 training step, and bf16 vs fp32 labels on a real DAVIS clip. Selected by ``
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -13,7 +15,7 @@ from hqtrack_core.data.masks import read_mask
 from hqtrack_core.data.toy_video import make_toy_video
 from hqtrack_core.inference.engine import ResizePolicy, VMOSTracker
 from hqtrack_core.model.vmos import build_vmos
-from hqtrack_core.precision import cpu_bf16_support, resolve_precision
+from hqtrack_core.precision import cpu_bf16_support, cpu_flags, cpu_model, describe_cpu, resolve_precision
 
 from _toy_helpers import write_toy_clip
 
@@ -30,6 +32,38 @@ def test_precision_resolution_names_and_errors():
         resolve_precision("fp16", "cpu")
     with pytest.raises(ValueError, match="precision must be one of"):
         resolve_precision("fp8", "cpu")
+
+
+@pytest.mark.parametrize("cap", [("ONEDNN_MAX_CPU_ISA", "AVX2"), ("DNNL_MAX_CPU_ISA", "avx512_core_vnni"),
+                                 ("ATEN_CPU_CAPABILITY", "avx2")])
+def test_precision_auto_is_fp32_under_an_isa_cap(monkeypatch, cap):
+    """An ISA cap below AVX512-BF16 makes torch emulate bf16 even on a CPU that has it, so ``auto`` must pick fp32
+    there (as on an AVX2-only CPU); an explicit bf16 still runs and says it is emulated."""
+    for var in ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv(*cap)
+    cpu_bf16_support.cache_clear()
+    try:
+        support = cpu_bf16_support()
+        assert support.capped_by is not None and cap[0] in support.capped_by and not support.any
+        auto = resolve_precision("auto", "cpu")
+        assert auto.name == "fp32" and support.describe() in auto.reason
+        assert "emulated" in resolve_precision("bf16", "cpu").reason
+    finally:
+        cpu_bf16_support.cache_clear()
+    monkeypatch.setenv(cap[0], "AVX512_CORE_AMX" if "ISA" in cap[0] else "avx512")  # no cap below bf16
+    try:
+        assert cpu_bf16_support().capped_by is None
+    finally:
+        cpu_bf16_support.cache_clear()
+
+
+def test_describe_cpu_names_the_cpu_kind():
+    """The line at the top of every test run (conftest.py) and beside benchmark figures."""
+    line = describe_cpu()
+    assert cpu_model() in line and f"{torch.get_num_threads()} threads" in line
+    assert f"auto precision: {resolve_precision('auto', 'cpu').name}" in line
+    assert ("AVX-512" in line) == ("avx512f" in cpu_flags())
 
 
 def test_precision_unknown_name_fails_before_loading_a_tracker():
@@ -76,6 +110,9 @@ def test_precision_track_cli_option_and_first_log_line(toy_frames, tmp_path, cap
     assert f"memory policy {model_card_of().preferred_memory!r} (model card)" in first and ", refiner " in first
     assert sorted(p.name for p in out.iterdir()) == ["00000.png", "00001.png"]
     assert read_mask(out / "00001.png").shape == (96, 128)
+    # the last line: the frame rate the user got (hqtrack track prints it at the end)
+    last = err.strip().splitlines()[-1]
+    assert re.fullmatch(r"hqtrack track: 2 frames in \d+\.\d s, \d+\.\d\d frames/s", last), last
 
 
 def test_precision_track_cli_auto_says_why_and_fp16_is_refused(toy_frames, tmp_path, capsys):

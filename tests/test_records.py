@@ -17,3 +17,21 @@ def test_loss_curve_draws_parallel_continuations_as_separate_overlapping_parts(t
     assert parts[1][0]["run_step"] == parts[2][0]["run_step"] == 100
     out = plot_loss_curve(records, tmp_path / "loss.png", smooth=5)
     assert out.stat().st_size > 1000 and not list(tmp_path.glob("*.tmp.png"))
+
+
+def test_loss_curve_leaves_the_session_backend_alone(tmp_path):
+    """Notebook 07 draws the curve in a notebook: switching matplotlib's backend to Agg (as this function once did)
+    turned the inline backend off and the notebook's later figures were never shown. The function must draw with
+    its own canvas and leave the backend as it found it (here a non-default one, set in a subprocess)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import matplotlib; matplotlib.use('svg'); "
+        "from hqtrack_core.training.records import plot_loss_curve; "
+        "recs = [{'step': s, 'stage': 1, 'loss': 1.0 / (s + 1), 'iou': 0.5} for s in range(0, 60, 5)]; "
+        f"out = plot_loss_curve(recs, {str(tmp_path / 'loss.png')!r}, smooth=3); "
+        "import matplotlib.pyplot as plt; print(matplotlib.get_backend(), len(plt.get_fignums()), out.stat().st_size > 1000)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["svg", "0", "True"], result.stdout + result.stderr

@@ -121,3 +121,23 @@ def test_png_bytes_round_trip():
     np.testing.assert_array_equal(decoded, image)
     with pytest.raises(ValueError, match="HxWx3"):
         png_bytes(np.zeros((4, 4), np.uint8))
+
+
+def test_heatmap_colorbar_spans_what_the_overlay_colours_stand_for():
+    """The colour bar of a normalised overlay spans the map's finite min..max (NaN cells ignored); of an
+    unnormalised one, 0..1; its label is set (issue 31: heatmaps without colour bars)."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # this test process only
+    import matplotlib.pyplot as plt
+
+    from hqtrack_core.viz import heatmap_colorbar
+
+    heat = np.array([[0.2, np.nan], [0.5, 0.9]])
+    fig, ax = plt.subplots()
+    bar = heatmap_colorbar(ax, heat, "attention weight")
+    assert bar.mappable.norm.vmin == 0.2 and bar.mappable.norm.vmax == 0.9
+    assert bar.ax.get_ylabel() == "attention weight"
+    bar = heatmap_colorbar(ax, heat, "P", normalize=False)
+    assert (bar.mappable.norm.vmin, bar.mappable.norm.vmax) == (0.0, 1.0)
+    plt.close(fig)

@@ -3,6 +3,8 @@
 - :func:`pingpong_video` (memory row): a real clip played forward, backward, forward, ... to ``factor`` times its
   length. DAVIS clips (25-100 frames) are shorter than HQTrack's long-term gap (50), so the gap only matters on
   longer videos; ping-pong keeps real appearance and the real ground truth of every frame.
+- :func:`long_clip` (memory row): a long clip (600 frames by default) in which a real target leaves the view or
+  is fully occluded by an object pasted from another sequence, and comes back 50-500 frames later.
 - :func:`composite_clip` (joint vs separate row): the objects of single-object DAVIS-2016 clips pasted into another
   clip, each moving on a straight path through the background object so that they occlude it and each other.
   Every pasted pixel is known, so the multi-object ground truth is exact (the later object is in front).
@@ -186,6 +188,119 @@ def composite_clip(background: LabelledClip, foregrounds: Sequence[LabelledClip]
     return LabelledClip(name or default, frames, labels, source)
 
 
+def _inscribed(mask: np.ndarray) -> tuple[float, tuple[float, float]]:
+    """Radius and centre ``(y, x)`` of the largest disc inside ``mask``."""
+    dist = cv2.distanceTransform(np.pad(mask.astype(np.uint8), 1), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    y, x = np.unravel_index(int(np.argmax(dist)), dist.shape)
+    return float(dist[y, x]), (float(y), float(x))
+
+
+def long_clip(target: LabelledClip, background: LabelledClip, occluders: Sequence[LabelledClip], length: int = 600,
+              events: int = 2, absence: tuple[int, int] = (50, 500), transition: int = 12, seed: int = 0,
+              name: str | None = None) -> LabelledClip:
+    """A long clip (memory row) with exact ground truth in which the target disappears and comes back.
+
+    The target (the object of ``target``, id 1, keeping its own motion and appearance: its crop follows its mask
+    in its own clip, played forward and backward) is pasted on ``background`` (played forward and backward; its
+    own object is unlabelled scenery) and moves on a slow Lissajous path. Its appearance changes over the clip:
+    its size grows or shrinks by up to half and its brightness drifts by up to a third. ``events`` times it
+    disappears for a number of frames drawn from ``absence`` (capped so that absences take at most 60% of the frames
+    left after the transitions) and comes back, alternating two ways (the first drawn):
+    ``"exit"``, it slides out of the image over ``transition`` frames, stays out and slides back; ``"occlusion"``,
+    an object pasted from ``occluders`` (unlabelled, in front) slides over it and covers it entirely (scaled so
+    that the largest disc inside its mask covers the target's box), then slides away. Every frame's label map is
+    the visible target. ``source["events"]`` lists each event's kind and the frames the target is fully absent
+    (``absent: [first, last + 1]``); a ValueError says when the events do not fit in ``length``.
+    """
+    rng = np.random.default_rng(seed)
+    if not target.object_ids() or not (target.masks[0] > 0).any():
+        raise ValueError(f"target clip {target.name!r} has no object in frame 0")
+    if not occluders:
+        raise ValueError("long_clip needs at least one occluder clip")
+    H, W = background.size
+    lo, hi = absence
+    if not 1 <= lo <= hi:
+        raise ValueError(f"absence range must satisfy 1 <= lo <= hi, got {absence}")
+    # schedule: a visible lead-in, then per event: transition out, absence, transition in, a visible stretch; at
+    # most 60% of the free frames go to absences (the rest: the target visible, so the memory has it to hold)
+    lead, stretch = 30, 30
+    budget = length - lead - events * (2 * transition + stretch)
+    if budget < events * lo:
+        raise ValueError(f"{events} absences of at least {lo} frames do not fit in {length} frames")
+    cap = max(lo, min(hi, int(0.6 * budget / events)))
+    durations = [int(rng.integers(lo, cap + 1)) for _ in range(events)]
+    kinds = ["exit", "occlusion"] if rng.uniform() < 0.5 else ["occlusion", "exit"]
+    spare = budget - sum(durations)
+    schedule, t = [], lead + int(rng.integers(0, spare // (events + 1) + 1))
+    for k, d in enumerate(durations):
+        schedule.append({"kind": kinds[k % 2], "out": t, "absent": [t + transition, t + transition + d],
+                         "back": t + 2 * transition + d, "occluder": occluders[k % len(occluders)].name})
+        t += 2 * transition + d + stretch + int(rng.integers(0, spare // (events + 1) + 1))
+    t_index = pingpong_indices(len(target), length) if len(target) < length else list(range(length))
+    b_index = pingpong_indices(len(background), length) if len(background) < length else list(range(length))
+    scale0 = float(rng.uniform(0.35, 0.5)) * H / target.size[0]
+    scale1 = scale0 * float(rng.uniform(0.6, 1.5))
+    gain0, gain1 = 1.0, float(rng.uniform(0.7, 1.3))
+    phase = rng.uniform(0, 2 * np.pi, size=2)
+    periods = rng.uniform(0.6, 1.2, size=2) * length
+    frames, labels = [], []
+    for t in range(length):
+        a = t / max(1, length - 1)
+        frame = background.frames[b_index[t]].copy()
+        label = np.zeros((H, W), np.uint8)
+        mask = target.masks[t_index[t]] > 0
+        home = np.array([H / 2 + 0.18 * H * np.sin(2 * np.pi * t / periods[0] + phase[0]),
+                         W / 2 + 0.22 * W * np.sin(2 * np.pi * t / periods[1] + phase[1])])
+        centre, occluder_at = home, None
+        if mask.any():
+            patch, pmask = _object_crop(target.frames[t_index[t]], mask, scale0 + (scale1 - scale0) * a)
+            gain = gain0 + (gain1 - gain0) * a
+            patch = np.clip(patch.astype(np.float32) * gain, 0, 255).astype(np.uint8)
+            for ev in schedule:
+                if not ev["out"] <= t < ev["back"]:
+                    continue
+                # 0 -> 1 over the transition out, 1 while absent, 1 -> 0 over the transition back
+                f = min(1.0, (t - ev["out"]) / transition, (ev["back"] - t) / transition)
+                if ev["kind"] == "exit":  # out through the nearest vertical edge, fully off-frame at f = 1
+                    side = -1 if home[1] < W / 2 else 1
+                    off = np.array([home[0], W / 2 + side * (W / 2 + pmask.shape[1])])
+                    centre = home + (off - home) * f
+                else:
+                    occluder_at = (ev, f)
+            top_left = (int(round(centre[0] - pmask.shape[0] / 2)), int(round(centre[1] - pmask.shape[1] / 2)))
+            _paste(frame, label, patch, pmask, top_left, 1)
+            if occluder_at is not None:
+                ev, f = occluder_at
+                occ = next(o for o in occluders if o.name == ev["occluder"])
+                o_index = pingpong_indices(len(occ), length)[t]
+                omask = occ.masks[o_index] > 0
+                if omask.any():
+                    radius, _ = _inscribed(_object_crop(occ.frames[o_index], omask, 1.0)[1])
+                    half_diag = 0.5 * float(np.hypot(*pmask.shape)) + 2
+                    opatch, opmask = _object_crop(occ.frames[o_index], omask, half_diag / max(radius, 1.0))
+                    _, (iy, ix) = _inscribed(opmask)
+                    cover = centre - np.array([iy, ix])  # top-left that puts the disc on the target's centre
+                    start = cover + np.array([0.0, -(W + opmask.shape[1])])  # comes in from the left, off-frame
+                    pos = start + (cover - start) * f
+                    junk = np.zeros((H, W), np.uint8)
+                    _paste(frame, junk, opatch, opmask, (int(round(pos[0])), int(round(pos[1]))), 1)
+                    label[junk > 0] = 0  # the occluder is in front and not tracked
+        frames.append(frame)
+        labels.append(label)
+    for ev in schedule:
+        a0, a1 = ev["absent"]
+        visible = [t for t in range(a0, a1) if labels[t].any()]
+        if visible:
+            raise ValueError(f"long clip {name or target.name!r}: the target shows during its {ev['kind']} at "
+                             f"frames {visible[:5]} (try another seed)")
+    if (labels[0] > 0).sum() < 16:
+        raise ValueError(f"long clip {name or target.name!r}: the target is not visible in frame 0")
+    source = {"target": target.name, "background": background.name, "occluders": [o.name for o in occluders],
+              "seed": seed, "length": length, "events": schedule,
+              "scale": [round(scale0, 4), round(scale1, 4)], "gain": [gain0, round(gain1, 4)]}
+    return LabelledClip(name or f"{target.name}-long{length}", frames, labels, source)
+
+
 def write_davis_folder(root: str | os.PathLike, clips: Sequence[LabelledClip], split: str = "val",
                        resolution: str = "480p") -> Path:
     """Write clips as a DAVIS-layout folder: ``ImageSets/<split>.txt``, ``JPEGImages/<res>/<seq>/%05d.jpg``,
@@ -215,4 +330,4 @@ def write_davis_folder(root: str | os.PathLike, clips: Sequence[LabelledClip], s
 
 
 __all__ = ["LabelledClip", "load_clip", "resize_clip", "pingpong_indices", "pingpong_video", "composite_clip",
-           "write_davis_folder"]
+           "long_clip", "write_davis_folder"]

@@ -33,22 +33,44 @@ def _f(value, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def row_table(result: dict, keys: Sequence[str] = ("JF", "J", "F", "Q", "A", "R")) -> str:
-    """One line per variant: scores (or why it was not run), latency (wall and CPU s/frame), memory, paper value."""
+def row_table(result: dict, keys: Sequence[str] = ("JF", "Q")) -> str:
+    """One line per variant: each score of ``keys`` with its 95% interval (over sequences, and seeds where there
+    are several; ``n/a`` with one sequence), J&F minus the paper's choice with its interval, latency (wall and CPU
+    s/frame), memory and the paper's figure; variants that did not run say why."""
+    from .stats import fmt_ci, fmt_diff
+
+    ci_key = {"JF": "jf_ci95", "Q": "q_ci95"}
     width = max(len(v["label"]) for v in result["variants"])
-    head = f"{'variant':<{width}} " + " ".join(f"{k:>6}" for k in keys) + "  s/frame  cpu s/f  mem MB   paper"
+    cols = [(k, ci_key.get(k)) for k in keys]
+    head = f"{'variant':<{width}} " + " ".join(
+        f"{k.replace('JF', 'J&F'):>6}" + (f" {'95% CI':<16}" if c else "") for k, c in cols)
+    head += f" {'J&F - paper choice [95% CI]':<29} s/frame  cpu s/f  mem MB  paper"
     lines = [head]
     for v in result["variants"]:
         paper = _f(result["paper"].get(v["name"]))
         timing = (f"{_f(v.get('latency_s_per_frame')):>7}  {_f(v.get('vmos_cpu_s_per_frame')):>7}  "
                   f"{_f(v.get('memory_state_peak_mb'), 1):>6}")
         if v["status"] == "run":
-            scores = " ".join(f"{_f(v[k]):>6}" for k in keys)
+            scores = " ".join(f"{_f(v[k]):>6}" + (f" {fmt_ci(v.get(c)):<16}" if c else "") for k, c in cols)
+            diff = "(paper's choice)" if v["name"] == result.get("expected_best") else fmt_diff(v.get("diff_vs_paper"))
         else:
-            span = 7 * len(keys) - 1
-            scores = f"{v['status'].split(' (')[0][:span]:<{span}}"  # e.g. "not run: needs weights" 
-        lines.append(f"{v['label']:<{width}} {scores}  {timing}  {paper:>6}")
+            span = sum(7 + (17 if c else 0) for _, c in cols) - 1
+            scores, diff = f"{v['status'].split(' (')[0][:span]:<{span}}", "-"
+        lines.append(f"{v['label']:<{width}} {scores} {diff:<29} {timing}  {paper:>5}")
     return "\n".join(lines)
+
+
+def n_text(result: dict) -> str:
+    """``n = 4 sequences, 270 frames, 4 objects, 1 seed``."""
+    n = result["n"]
+    plural = lambda k, word: f"{n[k]} {word}{'' if n[k] == 1 else 's'}"  # noqa: E731
+    return "n = " + ", ".join(plural(k, k[:-1]) for k in ("sequences", "frames", "objects", "seeds"))
+
+
+def verdict_text(result: dict) -> str:
+    """The row's verdict with its reason, by J&F and by Q, and its n."""
+    return (f"verdict (J&F): {result['verdict']} ({result['verdict_reason']})\n"
+            f"verdict (Q):   {result['verdict_Q']} ({result['verdict_Q_reason']})\n{n_text(result)}")
 
 
 def sequence_table(result: dict, key: str = "JF") -> str:
@@ -64,47 +86,75 @@ def sequence_table(result: dict, key: str = "JF") -> str:
     return "\n".join(lines)
 
 
-def ours_vs_paper(result: dict) -> dict:
-    """The row's line of the summary: what the paper claims, which variant wins here (by Q and by J&F; among all
-    variants that ran when fewer than two of the compared ones did), and whether the direction agrees (``yes`` /
-    ``no`` / ``tie`` / ``not run``)."""
-    ran = [v for v in result["variants"] if v["status"] == "run" and (not result["compare"] or v["name"] in
-                                                                      result["compare"])]
-    if len(ran) < 2:  # the paper's variants did not run: our best among those that did (e.g. GrabCut vs none)
-        ran = [v for v in result["variants"] if v["status"] == "run"]
-    best = lambda key: max(ran, key=lambda v: v[key])["name"] if len(ran) > 1 else None  # noqa: E731
-    return {"row": result["number"], "name": result["row"], "claim": result["claim"],
-            "paper": result["paper_note"], "paper_best": result["expected_best"], "our_best_Q": best("Q"),
-            "our_best_JF": best("JF"), "same_direction_Q": result["same_direction_Q"],
-            "same_direction_JF": result["same_direction_JF"], "scale": result["scale"]}
+def comparisons(result: dict) -> list[dict]:
+    """One record per rival the claim ranks against the paper's choice: ``{"row", "name", "n", "paper_choice",
+    "rival", "diff", "diff_Q", "verdict", "verdict_Q"}`` (``diff``: rival minus the paper's choice, J&F, with
+    ``ci95``; ``None`` when either did not run). A row none of whose rivals ran gives one record with rival ``-``."""
+    by_name = {v["name"]: v for v in result["variants"]}
+    rivals = result.get("uncertainty", {}).get("rivals") or ["-"]
+    out = []
+    for rival in rivals:
+        v = by_name.get(rival, {})
+        out.append({"row": result["number"], "name": result["row"], "n": result["n"],
+                    "paper_choice": result.get("expected_best"), "rival": rival,
+                    "diff": v.get("diff_vs_paper"), "diff_Q": v.get("diff_vs_paper_Q"),
+                    "verdict": result["verdict"], "verdict_Q": result["verdict_Q"]})
+    return out
 
 
 def summary_table(results: Sequence[dict]) -> str:
-    """Every row in one table: the paper's claim, our best variant and "same direction?"."""
-    lines = [f"{'#':>1} {'row':<10} {'paper best':<14} {'ours (Q)':<14} {'ours (J&F)':<14} {'same (Q)':<8} "
-             f"{'same (J&F)':<10}"]
+    """Every row in one table: n, the paper's choice, each rival's difference to it (J&F and Q, 95% intervals:
+    rival minus paper's choice) and the row's verdicts."""
+    from .stats import fmt_diff
+
+    lines = [f"{'#':>1} {'row':<10} {'n seq/fr/obj/seeds':<18} {'paper choice':<13} {'rival':<13} "
+             f"{'J&F rival - paper [95% CI]':<27} {'Q rival - paper [95% CI]':<27} {'verdict J&F':<12} verdict Q"]
     for r in sorted(results, key=lambda r: r["number"]):
-        s = ours_vs_paper(r)
-        lines.append(f"{s['row']:>1} {s['name']:<10} {s['paper_best'] or '-':<14} {s['our_best_Q'] or '-':<14} "
-                     f"{s['our_best_JF'] or '-':<14} {s['same_direction_Q']:<8} {s['same_direction_JF']:<10}")
+        n = r["n"]
+        for k, c in enumerate(comparisons(r)):
+            first = k == 0
+            counts = f"{n['sequences']}/{n['frames']}/{n['objects']}/{n['seeds']}" if first else ""
+            lines.append(f"{(str(r['number']) if first else ''):>1} {(r['row'] if first else ''):<10} {counts:<18} "
+                         f"{(c['paper_choice'] or '-') if first else '':<13} {c['rival']:<13} "
+                         f"{fmt_diff(c['diff']):<27} {fmt_diff(c['diff_Q']):<27} "
+                         f"{r['verdict'] if first else '':<12} {r['verdict_Q'] if first else ''}")
     return "\n".join(lines)
 
 
+def _wrap(label: str, width: int = 16) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(label, width)) or label
+
+
 def plot_row(result: dict, ax, keys: Sequence[str] = ("JF", "Q")) -> None:
-    """Grouped bars of ``keys`` per variant that ran; the paper's value (where given) as a black tick."""
+    """Grouped bars of ``keys`` per variant that ran, with their 95% intervals as error bars (none with a single
+    sequence); the paper's VOTS AUC, where given, on its own right-hand axis (another benchmark, another measure)."""
     ran = [v for v in result["variants"] if v["status"] == "run"]
     x = np.arange(len(ran))
     width = 0.8 / len(keys)
+    ci_key = {"JF": "jf_ci95", "Q": "q_ci95"}
     for i, key in enumerate(keys):
-        ax.bar(x + (i - (len(keys) - 1) / 2) * width, [v[key] for v in ran], width, label=key.replace("JF", "J&F"))
-    for j, v in enumerate(ran):
-        if v["name"] in result["paper"]:
-            ax.plot([j - 0.4, j + 0.4], [result["paper"][v["name"]]] * 2, "k-", lw=2,
-                    label="paper (VOTS val AUC)" if j == 0 else None)
-    ax.set_xticks(x, [v["label"] for v in ran], rotation=20, ha="right")
-    ax.set_ylim(0, 1)
-    ax.set_title(f"row {result['number']}: {result['row']} ({result['scale']} scale)")
-    ax.legend(fontsize=8)
+        values = np.array([v[key] for v in ran])
+        cis = [v.get(ci_key.get(key, ""), None) for v in ran]
+        err = np.array([[val - c[0], c[1] - val] if c else [0.0, 0.0] for val, c in zip(values, cis)]).T
+        ax.bar(x + (i - (len(keys) - 1) / 2) * width, values, width, yerr=err if any(cis) else None, capsize=3,
+               label=key.replace("JF", "J&F") + (" (95% CI)" if any(cis) else " (1 sequence: no CI)"))
+    ax.set_xticks(x, [_wrap(v["label"], 10 if len(ran) > 4 else 16) for v in ran], fontsize=8)
+    ax.set_ylim(0, 1.2)  # the band above 1 holds the legends, clear of the bars
+    ax.set_yticks(np.linspace(0, 1, 6))
+    ax.set_ylabel("score here (DAVIS J&F, VOTS Q)")
+    ax.set_xlabel("variant")
+    ax.set_title(f"row {result['number']}: {result['row']} ({result['scale']} scale; {n_text(result)})", fontsize=9)
+    paper = [(j, result["paper"][v["name"]]) for j, v in enumerate(ran) if v["name"] in result["paper"]]
+    if paper:
+        twin = ax.twinx()
+        twin.plot([j for j, _ in paper], [p for _, p in paper], "kD", label="paper: VOTS2023 AUC (right axis)")
+        twin.set_ylabel("paper's VOTS2023 AUC")
+        twin.set_ylim(0, 1.2)
+        twin.set_yticks(np.linspace(0, 1, 6))
+        twin.legend(fontsize=7, loc="upper right")
+    ax.legend(fontsize=7, loc="upper left", ncol=2)
 
 
 def recorded_data_root(recorded: str) -> Path:
@@ -123,18 +173,29 @@ def recorded_data_root(recorded: str) -> Path:
 
 
 def live_check(result: dict, variant: str, clip: str, frames: int, data_root: str | os.PathLike | None = None,
-               tolerance: float = 0.02) -> dict:
+               tolerance: float = 0.02, precision: str = "auto") -> dict:
     """Recompute the first ``frames`` frames of one clip and one variant with the row's stored settings and compare
     the per-frame J with the committed run (tracking is causal: the first frames of the full run are this run), with
     the run's number of torch threads.
 
-    Returns ``{"live", "committed", "max_abs_diff", "ok"}``; ``ok`` is ``max_abs_diff <= tolerance`` (bf16 on another
-    CPU may move a few boundary pixels)."""
-    from .study import ablate, settings_from_json
+    ``precision`` is the one the slice runs in: ``auto`` by default (bf16 only where this CPU has a bf16
+    instruction; an AVX2-only CPU would emulate the row's recorded bf16 at a hundred times the cost), so the slice
+    may run in another precision than the committed row. ``tolerance`` covers that: fp32 and bf16 move a few
+    boundary pixels, not J by 0.02 (the ten slices notebooks 09-14 check, 6 frames each, rerun in fp32 against
+    the committed bf16 rows: largest difference 0.0099, refiner row on car-shadow; notebooks print theirs).
+    ``precision="recorded"`` reruns the row's own precision.
+
+    Returns ``{"live", "committed", "max_abs_diff", "ok", "seconds", "precision"}``; ``ok`` is
+    ``max_abs_diff <= tolerance``."""
+    import dataclasses
 
     import torch
 
+    from .study import ablate, settings_from_json
+
     settings = settings_from_json(result["settings"])
+    if precision != "recorded":
+        settings = dataclasses.replace(settings, precision=precision)
     root = data_root or recorded_data_root(result["settings"]["data_root"])
     threads = torch.get_num_threads()
     torch.set_num_threads(result["settings"].get("torch_threads", threads))  # bf16 sums depend on the split
@@ -147,7 +208,7 @@ def live_check(result: dict, variant: str, clip: str, frames: int, data_root: st
     got = live["variants"][0]["sequences"][clip]["J_frames"]
     diff = float(np.max(np.abs(np.array(got) - np.array(committed[: len(got)]))))
     return {"live": got, "committed": committed[: len(got)], "max_abs_diff": diff, "ok": diff <= tolerance,
-            "seconds": live["compute_seconds"]}
+            "seconds": live["compute_seconds"], "precision": live["settings"]["precision_resolved"]}
 
 
 def memory_schedule(policy, frames: int) -> list[list[int]]:
@@ -174,5 +235,5 @@ def load_all(folder: str | os.PathLike | None = None) -> list[dict]:
     return [load_row(n, folder) for n in ROW_NAMES if (folder / f"{n}.json").is_file()]
 
 
-__all__ = ["results_dir", "recorded_data_root", "load_row", "load_all", "row_table", "sequence_table", "ours_vs_paper", "summary_table",
-           "plot_row", "live_check", "memory_schedule"]
+__all__ = ["results_dir", "recorded_data_root", "load_row", "load_all", "row_table", "n_text", "verdict_text",
+           "sequence_table", "comparisons", "summary_table", "plot_row", "live_check", "memory_schedule"]

@@ -235,6 +235,8 @@ def score_runs(clips: Sequence[LabelledClip], labels: dict[str, list[np.ndarray]
     per_sequence = {
         name: {"J": s["J"], "F": s["F"], "JF": s["JF"], **{k: vots["sequences"][name][k] for k in ("Q", "A", "R")},
                "frames": len(labels[name]),
+               # per object: what the object-weighted DAVIS global of several shards is merged from
+               "objects": {str(i): {"J": float(o.J), "F": float(o.F)} for i, o in davis.sequences[name].objects.items()},
                # per evaluated frame (1 .. n-2), mean over objects: what a notebook's live slice is checked against
                "J_frames": np.mean([o.J_frames for o in davis.sequences[name].objects.values()], axis=0).tolist()}
         for name, s in d["sequences"].items()
@@ -256,6 +258,13 @@ def _summary(runs: Sequence[ClipRun]) -> dict:
     }
 
 
+def _timings(runs: Sequence[ClipRun]) -> dict:
+    """The per-frame seconds behind :func:`_summary` (pooled over the runs), so that results computed sequence by
+    sequence (:mod:`hqtrack_core.ablation.shards`) merge into the same medians."""
+    return {"vmos": [s for r in runs for s in r.vmos_seconds], "refine": [s for r in runs for s in r.refine_seconds],
+            "cpu": [s for r in runs for s in r.cpu_seconds], "memory_bytes": max(r.memory_bytes for r in runs)}
+
+
 @dataclass
 class RowContext:
     """What a row run needs besides the row: the tracker factory per variant and the refiners.
@@ -272,12 +281,15 @@ class RowContext:
     max_frames: int | None = None
 
 
-def run_row(row: Row, clips: Sequence[LabelledClip], ctx: RowContext, log: Callable[[str], None] = print) -> list[dict]:
-    """Every variant of ``row`` on ``clips``: a list of per-variant records (scores, latency, memory) in row order;
-    variants that cannot run carry ``status: "not run: ..."`` and no scores."""
+def run_row(row: Row, clips: Sequence[LabelledClip], ctx: RowContext, log: Callable[[str], None] = print,
+            on_variant: Callable[[str, int], None] | None = None) -> list[dict]:
+    """Every variant of ``row`` on ``clips``: a list of per-variant records (scores, latency, memory, and the
+    per-frame ``timings`` they come from) in row order; variants that cannot run carry ``status: "not run: ..."``
+    and no scores. ``on_variant(name, frames)`` is called after each variant that ran."""
     records: dict[str, dict] = {}
     labels: dict[str, dict[str, list[np.ndarray]]] = {}
     summaries: dict[str, dict] = {}
+    timings: dict[str, dict] = {}
     vmos_runs: dict[tuple, list[ClipRun]] = {}
     refinements: dict[tuple, tuple[list[list[RefineResult]], list[list[float]]]] = {}
     with tempfile.TemporaryDirectory(prefix="hqtrack-ablate-") as tmp:
@@ -287,6 +299,8 @@ def run_row(row: Row, clips: Sequence[LabelledClip], ctx: RowContext, log: Calla
             if reason:
                 records[variant.name] = {"status": reason}
                 log(f"{row.name}/{variant.name}: {reason}")
+                if on_variant is not None:
+                    on_variant(variant.name, 0)
                 continue
             start = time.perf_counter()
             if not variant.joint:
@@ -294,6 +308,7 @@ def run_row(row: Row, clips: Sequence[LabelledClip], ctx: RowContext, log: Calla
                         for clip in clips]
                 labels[variant.name] = {c.name: r.labels for c, r in zip(clips, runs)}
                 summaries[variant.name] = _summary(runs)
+                timings[variant.name] = _timings(runs)
             else:
                 tracker = ctx.make_tracker(variant)
                 memory_key = (variant.model, tuple(sorted(variant.memory_overrides().items())))
@@ -322,11 +337,15 @@ def run_row(row: Row, clips: Sequence[LabelledClip], ctx: RowContext, log: Calla
                     c.name: r.labels if refined is None else [r.labels[0], *(m.astype(np.uint8) for m in ref)]
                     for c, r, ref in zip(clips, runs, refined or [None] * len(clips))}
                 summaries[variant.name] = _summary(runs)
+                timings[variant.name] = _timings(runs)
             scores = score_runs(clips, labels[variant.name], workspace, variant.name)
             records[variant.name] = {"status": "run", **scores, **summaries[variant.name],
-                                     "compute_seconds": time.perf_counter() - start}
+                                     "compute_seconds": time.perf_counter() - start,
+                                     "timings": timings[variant.name]}
             log(f"{row.name}/{variant.name}: J&F {scores['JF']:.3f}  Q {scores['Q']:.3f}  "
                 f"{summaries[variant.name]['latency_s_per_frame']:.3f} s/frame")
+            if on_variant is not None:  # progress: this variant's frames are done
+                on_variant(variant.name, sum(len(v) for v in labels[variant.name].values()))
     return [{"name": v.name, "label": v.label, "variant": v.to_dict(), **records[v.name]} for v in row.variants]
 
 

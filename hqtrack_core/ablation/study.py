@@ -24,7 +24,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..paths import repo_root
-from .generators import LabelledClip, composite_clip, load_clip, pingpong_video, resize_clip
+from .generators import LabelledClip, composite_clip, load_clip, long_clip, pingpong_video, resize_clip
+from . import stats
 from .rows import Row, Variant, get_row
 
 SCALES: tuple[str, ...] = ("teach", "paper")
@@ -49,14 +50,17 @@ class AblationSettings:
     variant_checkpoints: dict[str, str] = field(default_factory=dict)
     refiner_checkpoint: str | None = None
     refiner_model: str = "vit_tiny"
+    refiner_faults: str | None = None  # e.g. "default": proposals fail at documented rates (refine.faulty)
     short_edge: int | None = None  # None: the scale's default
-    precision: str = "bf16"
+    precision: str = "auto"  # bf16 only where the CPU runs it natively (hqtrack_core.precision)
     memory: str = "released"
     max_frames: int | None = None
     frame_stride: int = 1
     pingpong_factor: float = 4.0
     data_short_edge: int | None = None
     composites: int = 3
+    long_clips: int = 0  # memory row: this many long clips with exits and occlusions (0: ping-pong videos)
+    long_length: int = 600
     seed: int = 0
     device: str = "cpu"
 
@@ -65,6 +69,13 @@ class AblationSettings:
             raise ValueError(f"--scale must be one of {', '.join(SCALES)}, got {self.scale!r}")
         if self.frame_stride < 1:
             raise ValueError(f"frame stride must be >= 1, got {self.frame_stride}")
+        if self.refiner_faults:
+            from ..refine.faulty import FaultRates
+
+            FaultRates.parse(self.refiner_faults)  # a bad rate fails before any work
+        if self.long_clips < 0 or (self.long_clips and self.long_length < 100):
+            raise ValueError(f"--long-clips must be >= 0 and --long-length >= 100, got {self.long_clips}, "
+                             f"{self.long_length}")
         if self.max_frames is not None and self.max_frames < 3:
             raise ValueError(f"--max-frames must be >= 3 (J&F drops the first and last frames), got {self.max_frames}")
 
@@ -109,12 +120,18 @@ def find_resolution(root: Path, names: list[str] | None) -> str:
 
 
 def load_videos(data_root: str | os.PathLike, settings: AblationSettings) -> list:
-    """The DAVIS videos the settings select (split file and/or explicit sequence names)."""
+    """The DAVIS videos the settings select (split file, several joined by ``+``, and/or explicit sequence
+    names)."""
     from ..data.datasets import _split_names, davis_videos
 
     root = Path(data_root)
     if not root.is_dir():
         raise FileNotFoundError(f"--data: not a folder: {root}")
+    if settings.split and "+" in settings.split and not settings.sequences:
+        # several splits (e.g. dev+train_holdout: every sequence the model never trained on), each read from the
+        # resolution folder that holds it (DAVIS-2016 here: dev at 480p, train at 240p)
+        return [v for part in settings.split.split("+")
+                for v in load_videos(root, dataclasses.replace(settings, split=part))]
     names = list(settings.sequences) if settings.sequences else _split_names(root, settings.split, None)
     resolution = settings.resolution or find_resolution(root, names)
     videos = davis_videos(root, resolution, split=settings.split if not settings.sequences else None)
@@ -135,6 +152,15 @@ def build_clips(row: Row, videos: list, settings: AblationSettings) -> list[Labe
     if row.data == "davis":
         return [load_clip(v, settings.max_frames, settings.frame_stride, settings.data_short_edge) for v in videos]
     base = [load_clip(v, None, settings.frame_stride, settings.data_short_edge) for v in videos]
+    if row.data == "pingpong" and settings.long_clips:
+        if len(base) < 3:
+            raise ValueError("long clips paste a target and occluders from other sequences: give >= 3 sequences")
+        edge = min(min(c.size) for c in base)
+        base = [resize_clip(c, edge) for c in base]
+        n = len(base)
+        return [long_clip(base[k % n], base[(k + 1) % n], [base[(k + 2) % n], base[(k + 3) % n]],
+                          length=settings.long_length, seed=settings.seed + k, name=f"long{k}-{base[k % n].name}")
+                for k in range(settings.long_clips)]
     if row.data == "pingpong":
         clips = [pingpong_video(c, settings.pingpong_factor) for c in base]
         if settings.max_frames is not None:
@@ -186,20 +212,6 @@ def _measure_latency(tracker, clip: LabelledClip, precision, frames: int = 6) ->
                                 "process_peak_rss_mb")}
 
 
-def direction(row: Row, variants: list[dict], key: str = "Q") -> str:
-    """Does our best variant (by ``key``, among the compared ones that ran) match the paper's? ``"yes"``, ``"no"``,
-    ``"tie"`` (the paper's choice shares the best value) or ``"not run"``."""
-    names = row.compare or tuple(v.name for v in row.variants)
-    ran = {v["name"]: v[key] for v in variants if v["name"] in names and v.get("status") == "run"}
-    if row.expected_best is None or row.expected_best not in ran or len(ran) < 2:
-        return "not run"
-    best = max(ran.values())
-    winners = [n for n, q in ran.items() if abs(q - best) < 1e-9]
-    if row.expected_best not in winners:
-        return "no"
-    return "yes" if len(winners) == 1 else "tie"
-
-
 def settings_from_json(data: dict) -> AblationSettings:
     """The :class:`AblationSettings` stored in a row's JSON (``result["settings"]``)."""
     names = {f.name for f in dataclasses.fields(AblationSettings)}
@@ -209,24 +221,36 @@ def settings_from_json(data: dict) -> AblationSettings:
     return AblationSettings(**values)
 
 
-def ablate(row_name: str, data_root: str | os.PathLike, settings: AblationSettings,
-           log: Callable[[str], None] = print, variants: Sequence[str] | None = None,
-           clip_names: Sequence[str] | None = None, truncate: int | None = None) -> dict:
-    """Run one row and return its JSON record (see the module docstring).
+@dataclass
+class Prepared:
+    """A row ready to run in this process: the row (its selected variants), the settings completed with the
+    committed checkpoints, the clips (built exactly as for the full row, then selected/cut), the precision, and
+    the :class:`~hqtrack_core.ablation.runner.RowContext` whose factories load each network once
+    (``checkpoints``: what was loaded, filled as the networks are)."""
 
-    ``variants`` / ``clip_names`` / ``truncate`` select a slice (some variants, some clips, their first frames), e.g. a
-    notebook's live check of a committed row: the clips are built exactly as for the full row, then cut."""
+    row: Row
+    settings: AblationSettings
+    clips: list
+    precision: object
+    ctx: object
+    checkpoints: dict
+    nets: dict
+    device: object = None
+
+
+def prepare(row_name: str, data_root: str | os.PathLike, settings: AblationSettings,
+            variants: Sequence[str] | None = None, clip_names: Sequence[str] | None = None,
+            truncate: int | None = None) -> Prepared:
+    """Check the request, load the data and build the clips and the network factories (no tracking yet)."""
     import torch
 
     from ..hub import ablation_checkpoint, is_default_model, load_vmos_model, resolve_device
     from ..inference.engine import ResizePolicy, VMOSTracker
     from ..inference.memory import memory_policy
-    from ..model.vmos import build_vmos
     from ..precision import resolve_precision
     from ..refine import build_refiner
-    from .runner import RowContext, run_row
+    from .runner import RowContext
 
-    start, cpu_start = time.perf_counter(), time.process_time()
     row = get_row(row_name, settings.scale)
     unknown = sorted(set(settings.variant_checkpoints) - {v.name for v in row.variants})
     if unknown:
@@ -251,8 +275,6 @@ def ablate(row_name: str, data_root: str | os.PathLike, settings: AblationSettin
                  for c in clips]
     if variants is not None:
         row = dataclasses.replace(row, variants=tuple(row.variant(v) for v in variants))
-    log(f"ablate {row.name}: {len(clips)} clips, {sum(len(c) for c in clips)} frames, precision "
-        f"{precision.describe()}, network short edge {settings.network_short_edge}")
 
     nets: dict[str, torch.nn.Module] = {}
     checkpoints: dict[str, dict] = {}
@@ -260,20 +282,24 @@ def ablate(row_name: str, data_root: str | os.PathLike, settings: AblationSettin
     def net_for(variant: Variant):
         key = variant.name if row.trained else "vmos"
         if key not in nets:
-            if row.trained:
-                path = settings.variant_checkpoints.get(variant.name)
-                net, description = load_vmos_model(variant.model, path if path else "none")
-            else:
-                path = settings.checkpoint
-                if path is None and is_default_model(settings.model):
-                    baseline = ablation_checkpoint(settings.model)  # the teaching model the study runs (v2)
-                    path = str(baseline) if baseline.is_file() else None
-                net, description = load_vmos_model(settings.model, path)
-            nets[key] = net.eval()
-            path = None if path is None or str(path).lower() == "none" else str(path)
-            checkpoints[key] = {"description": description, "path": path,
-                                "sha256": sha256_file(path) if path else None, "parameters": _parameters(net)}
+            with torch.random.fork_rng():  # random weights (checkpoint "none") are the same in every process
+                torch.manual_seed(settings.seed)
+                nets[key], checkpoints[key] = load(variant)
         return nets[key]
+
+    def load(variant: Variant):
+        if row.trained:
+            path = settings.variant_checkpoints.get(variant.name)
+            net, description = load_vmos_model(variant.model, path if path else "none")
+        else:
+            path = settings.checkpoint
+            if path is None and is_default_model(settings.model):
+                baseline = ablation_checkpoint(settings.model)  # the teaching model the study runs (v2)
+                path = str(baseline) if baseline.is_file() else None
+            net, description = load_vmos_model(settings.model, path)
+        path = None if path is None or str(path).lower() == "none" else str(path)
+        return net.eval(), {"description": description, "path": path,
+                            "sha256": sha256_file(path) if path else None, "parameters": _parameters(net)}
 
     def make_tracker(variant: Variant):
         policy = memory_policy(settings.memory, **variant.memory_overrides())
@@ -281,8 +307,13 @@ def ablate(row_name: str, data_root: str | os.PathLike, settings: AblationSettin
 
     def make_refiner(variant: Variant):
         ckpt = settings.refiner_checkpoint if variant.refiner in ("sam", "hqsam") else None
-        return build_refiner(variant.refiner, checkpoint=ckpt, model_type=settings.refiner_model, device=device,
-                             threshold=variant.threshold)
+        refiner = build_refiner(variant.refiner, checkpoint=ckpt, model_type=settings.refiner_model, device=device,
+                                threshold=variant.threshold)
+        if refiner is not None and settings.refiner_faults:
+            from ..refine.faulty import FaultRates, FaultyRefiner
+
+            refiner = FaultyRefiner(refiner, FaultRates.parse(settings.refiner_faults), seed=settings.seed)
+        return refiner
 
     def skip(variant: Variant) -> str | None:
         if variant.needs == "refiner weights" and not settings.refiner_checkpoint:
@@ -294,7 +325,41 @@ def ablate(row_name: str, data_root: str | os.PathLike, settings: AblationSettin
         return None
 
     ctx = RowContext(make_tracker, make_refiner, skip, precision, settings.max_frames)
-    records = run_row(row, clips, ctx, log)
+    return Prepared(row, settings, clips, precision, ctx, checkpoints, nets, device)
+
+
+def ablate(row_name: str, data_root: str | os.PathLike, settings: AblationSettings,
+           log: Callable[[str], None] = print, variants: Sequence[str] | None = None,
+           clip_names: Sequence[str] | None = None, truncate: int | None = None,
+           run: "RunOptions | None" = None) -> dict | None:
+    """Run one row and return its JSON record (see the module docstring).
+
+    ``variants`` / ``clip_names`` / ``truncate`` select a slice (some variants, some clips, their first frames), e.g. a
+    notebook's live check of a committed row: the clips are built exactly as for the full row, then cut.
+    ``run`` (:class:`~hqtrack_core.ablation.shards.RunOptions`): worker processes, threads, the folder of
+    per-sequence results a killed run resumes from, progress bar, rank/world size; one process by default. Under
+    ``torchrun`` a rank other than 0 computes its share and returns ``None`` (rank 0 merges)."""
+    import torch
+
+    from ..inference.memory import memory_policy
+    from ..model.vmos import build_vmos
+    from .shards import RunOptions, run_sequences
+
+    start, cpu_start = time.perf_counter(), time.process_time()
+    run = run or RunOptions()
+    spec = {"row_name": row_name, "data_root": str(data_root), "settings": settings,
+            "variants": list(variants) if variants is not None else None,
+            "clip_names": list(clip_names) if clip_names is not None else None, "truncate": truncate}
+    prep = prepare(row_name, data_root, settings, variants, clip_names, truncate)
+    row, settings, clips, precision = prep.row, prep.settings, prep.clips, prep.precision
+    log(f"ablate {row.name}: {len(clips)} clips, {sum(len(c) for c in clips)} frames, precision "
+        f"{precision.describe()}, network short edge {settings.network_short_edge}"
+        + (f", {run.workers} workers x {run.threads or 1} threads" if run.workers > 1 else ""))
+    merged = run_sequences(prep, spec, run, log)
+    if merged is None:  # torchrun rank > 0: its sequences are written, rank 0 merges
+        return None
+    records, checkpoints, threads = merged["records"], merged["checkpoints"], merged["threads"]
+    nets = prep.nets
     if row.trained:  # what can be measured without training: size and speed of every variant
         for record, variant in zip(records, row.variants):
             if variant.name not in settings.variant_checkpoints:
@@ -302,13 +367,12 @@ def ablate(row_name: str, data_root: str | os.PathLike, settings: AblationSettin
                 nets[variant.name] = net.eval()
                 checkpoints[variant.name] = {"description": f"{variant.model} (random weights: timing only)",
                                              "path": None, "sha256": None, "parameters": _parameters(net)}
-                record.update(_measure_latency(make_tracker(variant), clips[0], precision))
+                record.update(_measure_latency(prep.ctx.make_tracker(variant), clips[0], precision))
                 record["timing_note"] = "random weights, first 6 frames of the first clip (frame 1 = warm-up)"
             record["parameters"] = checkpoints[variant.name]["parameters"]
     result = {
         "row": row.name, "number": row.number, "claim": row.claim, "paper": row.paper, "paper_note": row.paper_note,
         "expected_best": row.expected_best, "compare": list(row.compare), "scale": settings.scale,
-        "same_direction_Q": direction(row, records, "Q"), "same_direction_JF": direction(row, records, "JF"),
         "variants": records,
         "clips": [{"name": c.name, "frames": len(c), "size": list(c.size), "objects": c.object_ids(),
                    "source": c.source} for c in clips],
@@ -317,12 +381,52 @@ def ablate(row_name: str, data_root: str | os.PathLike, settings: AblationSettin
             "data_root": str(Path(data_root)), "network_short_edge": settings.network_short_edge,
             "precision_resolved": precision.describe(), "memory_policy": dataclasses.asdict(memory_policy(settings.memory)),
             "checkpoints": checkpoints, "commit": git_commit(), "torch": torch.__version__,
-            "torch_threads": torch.get_num_threads(), "device": str(device),
+            "torch_threads": threads, "workers": run.workers, "world_size": run.world_size,
+            "device": str(prep.device),
         },
-        "compute_seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu_start,
+        "compute_seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu_start + merged["worker_cpu_seconds"],
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    return result
+    return stats.apply(result)
+
+
+def _baseline_checkpoint_record(record: dict) -> dict:
+    """A checkpoint record whose sha256 is the study's baseline (``hqtrack_teach_v2``) but whose recorded path or
+    description names another file (rows committed before the study named its baseline): the name corrected."""
+    from ..hub import ablation_baseline_checkpoint
+
+    baseline = ablation_baseline_checkpoint()
+    if not record.get("sha256") or not baseline.is_file() or record["sha256"] != sha256_file(baseline):
+        return record
+    recorded = Path(record.get("path") or "").name
+    if recorded == baseline.name:
+        return record
+    fixed = {**record, "path": str(baseline.relative_to(repo_root())) if baseline.is_relative_to(repo_root())
+             else str(baseline)}
+    if recorded and recorded in (record.get("description") or ""):
+        fixed["description"] = record["description"].replace(recorded, baseline.name)
+    fixed["path_note"] = (f"recorded as {record.get('path')}; its sha256 is {baseline.name}'s, the study's "
+                          f"baseline (corrected by --rescore)")
+    return fixed
+
+
+def rescore(result: dict, seed_runs: Sequence[dict] = ()) -> dict:
+    """A committed row JSON brought up to date without tracking: the row's current definition of the paper's
+    choice and the compared variants (:func:`~hqtrack_core.ablation.rows.get_row`), the uncertainty and verdict
+    (:func:`hqtrack_core.ablation.stats.apply`), the checkpoint records named after their sha256, and the retired
+    point-estimate "same direction" fields dropped (a best picked inside the noise). ``seed_runs``: the same row
+    run with checkpoints trained under other seeds (:func:`~hqtrack_core.ablation.stats.attach_seed_runs`)."""
+    row = get_row(result["row"], result.get("scale", "teach"))
+    out = {k: v for k, v in result.items() if k not in ("same_direction_Q", "same_direction_JF")}
+    out.update({"expected_best": row.expected_best, "compare": list(row.compare), "paper": row.paper,
+                "paper_note": row.paper_note, "claim": row.claim})
+    settings = dict(out["settings"])
+    settings["checkpoints"] = {k: _baseline_checkpoint_record(v) for k, v in settings["checkpoints"].items()}
+    out["settings"] = settings
+    out = stats.apply(stats.attach_seed_runs(out, seed_runs) if seed_runs else out)
+    out["rescored"] = {"commit": git_commit(),
+                       "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    return out
 
 
 def write_row(result: dict, out_dir: str | os.PathLike) -> Path:
@@ -343,5 +447,5 @@ def _json_default(value):
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-__all__ = ["SCALES", "AblationSettings", "ablate", "write_row", "build_clips", "load_videos", "direction",
+__all__ = ["SCALES", "AblationSettings", "Prepared", "prepare", "ablate", "rescore", "write_row", "build_clips", "load_videos",
            "find_resolution", "sha256_file", "git_commit"]

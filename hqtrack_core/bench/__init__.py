@@ -24,7 +24,8 @@ Keys of ``figures/bench.json`` (all measured on the machine that ran ``make benc
   bf16 frame (``torch.profiler``, printed; top ops in ``hqtrack_vmos_profile_top_ops_bf16`` as
   ``[op, self CPU ms, calls]``), ``hqtrack_vmos_gflop_per_frame_480p`` (``FlopCounterMode``),
   ``bf16_matmul_peak_gflops`` / ``fp32_matmul_peak_gflops`` (2048^2 ``torch.mm``, same threads, same run),
-  ``vmos_share_of_bf16_peak`` (FLOPs / bf16 latency / bf16 peak; goal >= 0.25) and ``profile_loadavg``.
+  ``vmos_share_of_bf16_peak`` (FLOPs / bf16 latency / bf16 peak; goal >= 0.25; null where bf16 is emulated)
+  and ``profile_loadavg``.
 - ``vmos`` also runs ours in bf16 (``VMOSTracker(precision="bf16")``) beside ours fp32:
   ``vmos_bf16_latency_s_{480p,240p}``, ``vmos_bf16_cpu_s_*``, ``vmos_bf16_latency_ratio_vs_official_*`` (goal at
   480p <= 0.2), ``vmos_bf16_max_abs_logit_diff_*`` (vs the official fp32 logits), ``vmos_bf16_bench_loadavg_*``.
@@ -41,6 +42,10 @@ Keys of ``figures/bench.json`` (all measured on the machine that ran ``make benc
 - ``fast_jf_*`` (``fast_jf_fp32_dev``, ``fast_jf_bf16_dev``, ``fast_jf_delta_dev``): J&F of the teaching model on
   the 4 dev sequences per precision, written by ``python -m hqtrack_core.evaluation.precision_agreement`` (see
   there), not by ``make bench``.
+- ``steady``: early frames (2-10) against steady state (long-term memory full, ``released`` policy, 330 frames of
+  a ping-pong clip) for the teaching model (flip off / on) and the HQTrack VMOS (random weights), fp32 and bf16:
+  ``steady_state__<cpu>``, a list of records naming the CPU, its AVX-512 / AVX512-BF16 / AMX-BF16 flags, the ISA
+  cap and the threads (see ``bench/steady.py``; ``--baseline DIR`` compares with another checkout run for run).
 - ``refiner``: ``refiner_speedup_5_objects`` (our path: one image encoding per frame, all boxes in one decoder
   batch, the fast kernels of ``refine/sam_kernels.py``; vs the released tracker's: the package's ``SamPredictor``
   on the unmodified model, one encoding per object; vit_tiny, 5 objects, 480p), ``refiner_speedup_5_objects_cpu_time``,
@@ -53,4 +58,4 @@ Keys of ``figures/bench.json`` (all measured on the machine that ran ``make benc
   memory, 10,000 frames) and ``soak_unbounded_*`` (DeAOT's growing memory, for contrast).
 """
 
-BENCHMARKS = ("vmos", "hqtrack_vmos", "peer_sam2", "bf16", "refiner", "soak", "eval")
+BENCHMARKS = ("vmos", "hqtrack_vmos", "peer_sam2", "bf16", "steady", "refiner", "soak", "eval")

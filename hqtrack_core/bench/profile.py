@@ -5,7 +5,8 @@
 - :func:`vmos_profile`: one HQTrack VMOS frame (encode + propagate + decode + memory write, 2 objects, name-rule
   weights, the bf16 path) under ``torch.profiler`` (per-op table, top ops by self CPU time, printed) and under
   ``torch.utils.flop_counter.FlopCounterMode`` (matmul / convolution / attention FLOPs of the frame); the share
-  of the peak is ``FLOPs / measured bf16 latency / peak``.
+  of the peak is ``FLOPs / measured bf16 latency / peak`` (``None`` on a CPU without a bf16 instruction, where
+  bf16 is emulated and its "peak" is no peak).
 
 Keys: ``bf16_matmul_peak_gflops`` (and ``fp32_matmul_peak_gflops``), ``hqtrack_vmos_gflop_per_frame_480p``,
 ``vmos_share_of_bf16_peak``, ``hqtrack_vmos_profile_top_ops_bf16`` (``[op, self CPU ms, calls]`` of the top
@@ -19,6 +20,7 @@ import time
 
 import torch
 
+from ..precision import cpu_bf16_support
 from .hqtrack_vmos import HEIGHT, WIDTH, OursFrames, synthetic_video
 
 TOP_OPS = 15
@@ -71,17 +73,23 @@ def vmos_profile(bf16_latency_s: float | None = None, threads: int = 2, height: 
     peak = bf16_matmul_peak(peak_size)
     peak_fp32 = matmul_peak_gflops(torch.float32, peak_size)
     latency = bf16_latency_s if bf16_latency_s is not None else plain_s
-    share = flops / latency / (peak * 1e9)
     load = os.getloadavg()[0]
+    support = cpu_bf16_support()
+    if support.any:
+        share = flops / latency / (peak * 1e9)
+        versus = f"{100 * share:.1f}% of the bf16 peak"
+    else:  # emulated bf16: the "peak" is a slow loop, not what the hardware can do, so a share of it means nothing
+        share = None
+        versus = f"no share of the bf16 peak: bf16 is emulated on this CPU ({support.describe()})"
     print(f"matmul peak ({peak_size}^2, {threads} threads): bf16 {peak:.0f} GFLOP/s, fp32 {peak_fp32:.0f} GFLOP/s; "
           f"VMOS frame {flops / 1e9:.1f} GFLOP (FlopCounterMode) in {latency:.3f} s = "
-          f"{flops / latency / 1e9:.0f} GFLOP/s = {100 * share:.1f}% of the bf16 peak (load {load:.1f})")
+          f"{flops / latency / 1e9:.0f} GFLOP/s = {versus} (load {load:.1f})")
     return {
         "bf16_matmul_peak_gflops": round(peak, 1),
         "fp32_matmul_peak_gflops": round(peak_fp32, 1),
         "hqtrack_vmos_gflop_per_frame_480p" if (height, width) == (HEIGHT, WIDTH) else
         f"hqtrack_vmos_gflop_per_frame_{height}x{width}": round(flops / 1e9, 2),
-        "vmos_share_of_bf16_peak": round(share, 4),
+        "vmos_share_of_bf16_peak": None if share is None else round(share, 4),
         "hqtrack_vmos_profile_top_ops_bf16": [[e.key, round(e.self_cpu_time_total / 1e3, 1), e.count] for e in top],
         "profile_loadavg": round(load, 2),
     }

@@ -6,6 +6,8 @@ Examples::
     hqtrack train --config cpu_teach_stage2 --data ../shared/data/davis2016 --out runs/teach_s2 \\
         --init runs/teach_s1/checkpoints/step_0001500.pt
     hqtrack train --config cpu_teach_stage2 --out runs/teach_s2 --resume        # continue after a kill
+    hqtrack train --config cpu_teach_stage2 --out runs/teach_s2 --resume --export teach.safetensors
+                                          # a finished run: export its last checkpoint's EMA (no step is run)
     torchrun --nproc_per_node 2 -m hqtrack_core.training --config ci_smoke --data ... --out runs/ddp
 """
 
@@ -76,10 +78,9 @@ def resolve_config(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
+    from ..atomic import run_lock
     from ..paths import data_root, repo_root
-    from ..training.trainer import Trainer, cleanup_distributed
+    from ..training.trainer import init_distributed
 
     cfg = resolve_config(args)
     data = args.data
@@ -89,11 +90,28 @@ def run(args: argparse.Namespace) -> int:
             raise FileNotFoundError("no --data given and no shared data found (set HQTRACK_DATA)")
         data = root / "davis2016"
     out = Path(args.out) if args.out else repo_root() / "runs" / cfg.name
+    if args.export:
+        from ..render import check_output_suffix
+        from ..validate import check_file_writable
+
+        check_file_writable(check_output_suffix(args.export, (".safetensors",), "--export"), "--export")
+    if init_distributed().is_main:  # one run per folder: a second one fails at once, naming the first
+        with run_lock(out, "hqtrack train"):
+            return _train(args, cfg, data, out)
+    return _train(args, cfg, data, out)
+
+
+def _train(args: argparse.Namespace, cfg, data, out: Path) -> int:
+    import torch
+
+    from ..training.checkpoints import atomic_write_text
+    from ..training.trainer import Trainer, cleanup_distributed
+
     trainer = Trainer(cfg, out, data=data, resume=args.resume, progress=not args.no_progress,
                       stop_after=args.stop_after, save_on_stop=True)
     if trainer.dist.is_main:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "train_config.json").write_text(cfg.to_json())
+        atomic_write_text(out / "train_config.json", cfg.to_json())
         print(f"hqtrack train: {cfg.name} ({cfg.model}), precision {trainer.precision.describe()}, "
               f"device {trainer.device}, {torch.get_num_threads()} threads")
         if trainer.resumed_from:
@@ -129,7 +147,8 @@ def default_model_card(cfg, step: int):
 
 def export_model(trainer, path: str | Path, half: bool = True, card=None) -> Path:
     """Write the EMA weights in the format ``hqtrack_core.hub`` loads (safetensors with the VMOS config in
-    its metadata; float16 halves the file) plus ``<stem>.json`` (model + training config, readable)."""
+    its metadata; float16 halves the file) plus ``<stem>.json`` (model + training config, readable). Each file is
+    written atomically, the weights first; NaN/inf EMA weights are refused before anything is written."""
     import copy
 
     from ..model.checkpoint import save_vmos
@@ -137,8 +156,12 @@ def export_model(trainer, path: str | Path, half: bool = True, card=None) -> Pat
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    from ..validate import check_finite_weights
+
+    ema = trainer.ema_state_dict()
+    check_finite_weights(ema, f"the EMA of step {trainer.step}", "nothing was exported; export an earlier checkpoint")
     model = copy.deepcopy(trainer.model).cpu()
-    model.load_state_dict(trainer.ema_state_dict())
+    model.load_state_dict(ema)
     if half:
         model = model.half()
     card = card or default_model_card(trainer.cfg, trainer.step)

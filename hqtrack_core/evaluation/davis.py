@@ -17,6 +17,11 @@
   those indices to ``uint8``, which wraps for sequences longer than 256 frames; we do not replicate that bug.
 - **Aggregation**: a sequence's J (F) is the mean over its objects; the global J (F) is the mean over *all
   objects* of all sequences (davis2017-evaluation's "J-Mean"), J&F = (J + F) / 2.
+- **Inputs that do not match** (as davis2017-evaluation, which raises on them): a sequence without predictions,
+  a missing predicted frame, a prediction at another size than its ground truth, or a predicted id the first
+  ground-truth frame does not have, are errors naming them. A ground-truth object the prediction never shows
+  scores 0 (an empty mask), as there. Only ``partial=True`` scores the complete sequences of an unfinished
+  run: the result then lists the others (``DavisScore.missing``, JSON ``"partial"``) and must be reported so.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from hqtrack_core.data.masks import read_mask
 __all__ = [
     "BOUND_TH", "disk", "seg2bmap", "jaccard", "boundary_f", "db_statistics",
     "ObjectJF", "SequenceJF", "DavisScore", "score_sequence", "read_sequence_masks", "evaluate_davis",
+    "partial_record",
 ]
 
 BOUND_TH = 0.008  # boundary tolerance as a fraction of the image diagonal
@@ -169,6 +175,7 @@ class DavisScore:
     """All sequences; global values are means over all objects of all sequences (davis2017-evaluation)."""
 
     sequences: dict[str, SequenceJF] = field(default_factory=dict)
+    missing: dict[str, str] = field(default_factory=dict)  # partial scoring: sequence -> why it was left out
 
     def measures(self) -> dict[str, float]:
         objects = [o for s in self.sequences.values() for o in s.objects.values()]
@@ -191,7 +198,15 @@ class DavisScore:
             entry["frames"] = len(s.frames)
             entry["objects"] = {str(i): {k: clean(v) for k, v in o.measures().items()} for i, o in s.objects.items()}
             out["sequences"][name] = entry
+        if self.missing:
+            out["partial"] = partial_record(len(self.sequences), self.missing)
         return out
+
+
+def partial_record(scored: int, missing: dict[str, str]) -> dict:
+    """The JSON ``"partial"`` field of a score computed on part of the data (DAVIS and VOTS alike)."""
+    return {"scored_sequences": scored, "total_sequences": scored + len(missing), "missing": dict(missing),
+            "warning": "computed on part of the data: not comparable with a full evaluation"}
 
 
 def score_sequence(name: str, gt: Sequence[np.ndarray] | np.ndarray, pred: Sequence[np.ndarray] | np.ndarray,
@@ -243,9 +258,11 @@ def read_sequence_masks(folder: str | os.PathLike, names: Sequence[str] | None =
 
 
 def evaluate_davis(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike, sequences: Sequence[str] | None = None,
-                   binarize: bool = False, skip_first_last: bool = True) -> DavisScore:
+                   binarize: bool = False, skip_first_last: bool = True, partial: bool = False) -> DavisScore:
     """Score ``pred_dir/<seq>/*.png`` against ``gt_dir/<seq>/*.png`` for every sequence folder of ``gt_dir`` (or
-    the given ``sequences``). ``binarize`` merges all predicted and true objects into one (id > 0)."""
+    the given ``sequences``). ``binarize`` merges all predicted and true objects into one (id > 0).
+    A sequence without predictions or with missing frames is an error, unless ``partial``: then it is left out
+    and listed in ``score.missing`` (at least one sequence must be complete)."""
     gt_dir, pred_dir = Path(gt_dir), Path(pred_dir)
     if not gt_dir.is_dir():
         raise FileNotFoundError(f"ground-truth folder not found: {gt_dir}")
@@ -255,14 +272,29 @@ def evaluate_davis(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike, seque
     if not names:
         raise FileNotFoundError(f"no sequence folders in {gt_dir}")
     missing = [n for n in names if not (pred_dir / n).is_dir()]
-    if missing:
-        raise FileNotFoundError(f"no predictions for sequence(s) {missing} in {pred_dir}")
+    if missing and not partial:
+        raise FileNotFoundError(f"no predictions for {len(missing)} of the {len(names)} sequences in {pred_dir} "
+                                f"(e.g. {missing[:3]}): track them, or add --partial to score the others "
+                                "(marked partial)")
     score = DavisScore()
     for name in names:
         frames, gt = read_sequence_masks(gt_dir / name)
+        if not (pred_dir / name).is_dir():
+            score.missing[name] = "no prediction folder"
+            continue
+        absent = [n for n in frames if not (pred_dir / name / f"{n}.png").is_file()]
+        if absent:
+            if not partial:
+                raise FileNotFoundError(f"{pred_dir / name}: missing {len(absent)} of {len(frames)} mask(s), e.g. "
+                                        f"{absent[0]}.png: track the whole sequence, or add --partial to score "
+                                        "the complete sequences only (marked partial)")
+            score.missing[name] = f"{len(absent)} of {len(frames)} frames missing (e.g. {absent[0]}.png)"
+            continue
         _, pred = read_sequence_masks(pred_dir / name, frames)
         if binarize:
             gt = [(np.where(g == VOID_ID, 0, g) > 0).astype(np.uint8) for g in gt]
             pred = [(p > 0).astype(np.uint8) for p in pred]
         score.sequences[name] = score_sequence(name, gt, pred, frames, skip_first_last)
+    if not score.sequences:
+        raise FileNotFoundError(f"no sequence of {gt_dir} has complete predictions in {pred_dir}: nothing to score")
     return score

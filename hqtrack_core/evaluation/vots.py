@@ -34,6 +34,13 @@ Conventions of the toolkit reproduced here (each matters for some input; the par
    scored frames adds 0); the quality plot of a sequence averages over objects with at least one scored frame.
 7. Optional ignore masks (object ``_ignore``): pixels under it are left out of intersection and union. As in the
    toolkit, a ``groundtruth__ignore.txt`` also counts as an object.
+
+Results that do not match (the toolkit reports such a tracker as not computed, and scores nothing): a sequence
+folder, or an object's result file, that is missing, or a trajectory of another length, is an error naming it.
+A result file for an object the ground truth does not have is ignored, with a warning (a naming mismatch, e.g.
+``<seq>_001.bin`` for a multi-object sequence, shows up there). Masks reaching outside the image are clipped
+(convention 1), as in the toolkit. Only ``partial=True`` scores the complete sequences of an unfinished run;
+``VotsScore.missing`` (JSON ``"partial"``) lists the others and the output must say so.
 """
 
 from __future__ import annotations
@@ -257,6 +264,7 @@ class VotsScore:
     DRE: float | None
     ADQ: float | None
     plot: np.ndarray = field(repr=False)
+    missing: dict[str, str] = field(default_factory=dict)  # partial scoring: sequence -> why it was left out
 
     def measures(self) -> dict[str, float | None]:
         return {k: getattr(self, k) for k in ("Q", "A", "R", "NRE", "DRE", "ADQ")}
@@ -267,6 +275,10 @@ class VotsScore:
         clean = lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)  # noqa: E731
         out: dict = {k: clean(v) for k, v in self.measures().items()}
         out["sequences"] = {name: {k: clean(v) for k, v in s.measures().items()} for name, s in self.sequences.items()}
+        if self.missing:
+            from .davis import partial_record
+
+            out["partial"] = partial_record(len(self.sequences), self.missing)
         return out
 
 
@@ -287,19 +299,43 @@ def score_sequences(sequences: Sequence[SequenceScore]) -> VotsScore:
 
 
 def evaluate_vots(sequences_root: str | os.PathLike, results: str | os.PathLike,
-                  names: Sequence[str] | None = None) -> VotsScore:
+                  names: Sequence[str] | None = None, partial: bool = False) -> VotsScore:
     """Score a VOTS workspace: every sequence of ``sequences_root`` (or ``names``) against the result trajectories
-    in ``results/<seq>/`` (what ``hqtrack eval vots`` reports)."""
-    from hqtrack_core.data.vots import list_vots_sequences, read_vots_results, read_vots_sequence
+    in ``results/<seq>/`` (what ``hqtrack eval vots`` reports). A missing sequence folder, object result or frame
+    is an error naming it, unless ``partial``: that sequence is then left out and listed in ``score.missing``."""
+    import warnings
 
-    if not Path(results).is_dir():
+    from hqtrack_core.data.vots import list_vots_sequences, read_vots_results, read_vots_sequence, result_name
+
+    results = Path(results)
+    if not results.is_dir():
         raise FileNotFoundError(f"results folder not found: {results}")
-    scored = []
-    for name in names if names is not None else list_vots_sequences(sequences_root):
+    names = list(names) if names is not None else list_vots_sequences(sequences_root)
+    scored, missing, extra = [], {}, []
+    for name in names:
         sequence = read_vots_sequence(Path(sequences_root) / name)
-        trajectories = read_vots_results(results, sequence)
+        try:
+            if not (results / name).is_dir():
+                raise FileNotFoundError(f"no results folder {results / name} for sequence {name!r}")
+            trajectories = read_vots_results(results, sequence)
+        except (FileNotFoundError, ValueError) as err:
+            if not partial:
+                raise type(err)(f"{err}: complete the results, or add --partial to score the complete sequences "
+                                "only (marked partial)") from None
+            missing[name] = str(err)
+            continue
+        expected = {result_name(name, obj, sequence.multiobject) for obj in sequence.objects}
+        extra += [p.name for p in sorted((results / name).iterdir())
+                  if p.suffix in (".bin", ".txt") and p.stem.endswith("_001") and p.stem not in expected]
         scored.append(score_sequence(name, trajectories, sequence.objects, sequence.size, sequence.ignore))
-    return score_sequences(scored)
+    if extra:
+        warnings.warn(f"{len(extra)} result file(s) for objects the ground truth does not have were ignored "
+                      f"(e.g. {extra[0]}): check the object names", stacklevel=2)
+    if not scored:
+        raise FileNotFoundError(f"no sequence of {sequences_root} has complete results in {results}: nothing to score")
+    score = score_sequences(scored)
+    score.missing = missing
+    return score
 
 
 def score_label_maps(name: str, gt: Sequence[np.ndarray], pred: Sequence[np.ndarray], objects: Sequence[int] | None = None,

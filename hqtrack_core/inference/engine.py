@@ -306,17 +306,34 @@ class VMOSTracker:
         return x.contiguous(memory_format=torch.channels_last) if self.optimize else x
 
     def _check_mask(self, mask) -> np.ndarray:
+        """An ``(H, W)`` id map as people hold it -> int64 ids. Accepted: numpy or torch (any device with data),
+        bool (``gt > 0``: object 1), any integer dtype, floats holding whole numbers (``0.0/1.0``). Refused with
+        the fix: fractional floats (probabilities), NaN, negative ids, other shapes / types, 'meta' tensors."""
         if isinstance(mask, torch.Tensor):
-            mask = mask.cpu().numpy()
+            if mask.device.type == "meta":
+                raise ValueError("mask tensor is on device 'meta', which holds no data: pass real ids (a numpy "
+                                 "array, or a tensor on any device: it is copied to the tracker's)")
+            mask = mask.detach().cpu().numpy()
         if not isinstance(mask, np.ndarray):
-            raise ValueError(f"mask must be an HxW integer numpy array, got {type(mask).__name__}")
+            fix = ("np.array(mask) (an indexed 'P' PNG gives its ids)" if type(mask).__module__.startswith("PIL.")
+                   else "np.asarray(mask)")
+            raise ValueError(f"mask must be an HxW numpy array or torch tensor of object ids, got "
+                             f"{type(mask).__name__}: use {fix}")
         if mask.ndim != 2:
-            raise ValueError(f"mask must be HxW, got shape {mask.shape}")
+            squeeze = " (use mask.squeeze())" if mask.ndim == 3 and 1 in (mask.shape[0], mask.shape[-1]) else ""
+            raise ValueError(f"mask must be HxW, got shape {mask.shape}{squeeze}")
         if tuple(mask.shape) != self.image_size:
             raise ValueError(f"mask shape {mask.shape} does not match the image size {self.image_size}")
         if mask.dtype == bool:  # (gt > 0): one object, id 1
             mask = mask.astype(np.uint8)
-        if not np.issubdtype(mask.dtype, np.integer):
+        if np.issubdtype(mask.dtype, np.floating):
+            if not np.isfinite(mask).all():
+                raise ValueError("mask holds NaN/inf: pass object ids (0 = background)")
+            if not np.array_equal(mask, np.round(mask)):
+                raise ValueError(f"mask of dtype {mask.dtype} holds fractional values (e.g. "
+                                 f"{float(mask[mask != np.round(mask)][0]):g}): it must hold object ids; for "
+                                 "probabilities threshold them, e.g. (prob > 0.5)")
+        elif not np.issubdtype(mask.dtype, np.integer):
             raise ValueError(f"mask must hold integer object ids, got dtype {mask.dtype}")
         if mask.min(initial=0) < 0:
             raise ValueError("mask ids must be >= 0 (0 = background)")
@@ -416,7 +433,11 @@ class VMOSTracker:
 
     @torch.inference_mode()
     def add_mask(self, image, mask: np.ndarray, objects: list[int] | None = None) -> StepOutput:
-        """A frame with a user mask: register its objects and store it as a reference frame."""
+        """A frame with a user mask: register its objects and store it as a reference frame.
+
+        Later frames: ids new to the tracker are added; an id it already tracks is corrected (the mask replaces
+        its prediction on this frame, background included, and the frame becomes a reference of its group);
+        objects the mask does not list keep the tracker's prediction."""
         first = not self.groups
         if first:
             try:
@@ -456,9 +477,17 @@ class VMOSTracker:
         pending, self._pending = self._pending, None
         known_before = set(self.object_ids)
         touched = self.objects.add([i for i in objects if i not in known_before])
+        # A known object given again is a correction: the mask is its truth on this frame (its predicted pixels
+        # outside the mask become background), and the frame is pinned as a reference for its group, as for an
+        # added object, so that the correction lasts.
+        corrected = [i for i in objects if i in known_before]
+        for obj_id in corrected:
+            group = self.objects.slot(obj_id)[0]
+            if group not in touched:
+                touched.append(group)
         while len(self.groups) < self.objects.num_groups:
             self.groups.append(GroupEngine(self.net, self.policy))
-        keep = np.isin(mask, objects)
+        keep = np.isin(mask, objects) | np.isin(out.labels, corrected)
         labels = np.where(keep, mask, out.labels)
         slot_maps = self._slot_maps(labels, self._view_labels(labels, pending, given=keep))
         with self.precision.autocast():

@@ -6,6 +6,9 @@ and the gate ``U`` carry the visual and the ID branch side by side (``2 * expand
 attention map drives both branches (aot-benchmark ``networks/layers/attention.py``: ``GatedPropagation``,
 ``LocalGatedPropagation``). Module and parameter names equal the official ones.
 
+The global attention is computed in blocks of queries (:func:`_attend`): no ``(queries x memory tokens)``
+matrix is materialised at inference, whatever the memory holds.
+
 The local attention needs no compiled op (the official code wants ``spatial_correlation_sampler`` or falls
 back to a slow unfold). Here it is exact attention with a window mask: each query ``(y, x)`` sees the keys
 ``(y + dy, x + dx)``, ``|dy|, |dx| <= max_dis`` inside the image, with the learned relative-position logit
@@ -63,13 +66,25 @@ def _bias_dtype(q: torch.Tensor) -> torch.dtype:
     return torch.float32 if _reduced_dtype(q) is not None else q.dtype
 
 
+QUERY_BLOCK = 256
+"""Queries per block of :func:`_attend`: the logits of one block, ``(256, M)``, stay in the CPU's caches instead of
+a ``(L, M)`` matrix in RAM (at 1/8 scale with 6 memory entries: 10 MB per block against 70 MB)."""
+
+
 def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float,
             bias: torch.Tensor | None = None) -> torch.Tensor:
-    """``softmax(q k^T * scale + bias) v`` for ``q (B, L, D)``, ``k (B, M, D)``, ``v (B, M, E)``.
+    """``softmax(q k^T * scale + bias) v`` for ``q (B, L, D)``, ``k (B, M, D)``, ``v (B, M, E)``, ``bias (B, L, M)``.
 
-    Plain ``bmm`` / softmax / ``bmm``: on CPU this beats ``scaled_dot_product_attention`` here (its math
-    path adds "safe softmax" passes for -inf masks, and its flash kernel needs equal q/k/v widths), and it
-    keeps the official operation order (query scaled before the product).
+    Memory-efficient and exact: at inference the queries are taken :data:`QUERY_BLOCK` at a time, so no
+    ``(L, M)`` logits matrix is materialised; each row's logits, softmax and weighted sum are the same operations
+    as in one piece (same result, bit for bit on CPU). With gradients (training) it is one piece, for autograd.
+
+    Why not ``scaled_dot_product_attention``: here ``E`` (visual + ID values, ``2 * expand``) is 4-8x ``D``
+    (``d_att``), and PyTorch's CPU flash kernel needs ``E == D``; with ``E != D`` SDPA falls back to its math path,
+    which materialises the ``(L, M)`` matrix and was 1.2-1.9x slower than the blocks here (L 1705, M 10230,
+    D 64, E 512, torch 2.14, AMD EPYC AVX512-BF16; splitting ``v`` into ``E / D`` heads to reach the flash kernel
+    recomputes ``q k^T`` per head: 2.1x slower in fp32, 2.6x in bf16). The blocks also keep the official
+    operation order (query scaled before the product).
 
     Reduced precision (``v`` in bf16/fp16, or under autocast): the logits ``q k^T`` and the softmax run in
     fp32 (a bf16 logit of size ~20 is off by ~0.1, which moves the attention weights by ~10 %; with
@@ -79,17 +94,31 @@ def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float,
     low = _reduced_dtype(v)
     if low is not None:
         with torch.autocast(v.device.type, enabled=False):
-            qf, kt = q.float(), k.float().transpose(1, 2)
-            if bias is None:
-                logits = torch.bmm(qf * scale, kt)
-            else:
-                logits = torch.baddbmm(bias.float(), qf, kt, alpha=scale)
-            return torch.bmm(torch.softmax(logits, dim=-1).to(low), v.to(low))
-    if bias is None:
-        logits = torch.bmm(q * scale, k.transpose(1, 2))
-    else:
-        logits = torch.baddbmm(bias, q, k.transpose(1, 2), alpha=scale)
-    return torch.bmm(torch.softmax(logits, dim=-1), v)
+            return _attend_blocks(q.float(), k.float(), v.to(low), scale, None if bias is None else bias.float())
+    return _attend_blocks(q, k, v, scale, bias)
+
+
+def _attend_blocks(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float,
+                   bias: torch.Tensor | None) -> torch.Tensor:
+    """:func:`_attend` once its dtypes are settled: logits in ``q``'s dtype, the weighted sum in ``v``'s."""
+    kt = k.transpose(1, 2)
+
+    def block(qb: torch.Tensor, bb: torch.Tensor | None) -> torch.Tensor:
+        if bb is None:
+            logits = torch.bmm(qb * scale, kt)
+        else:
+            logits = torch.baddbmm(bb, qb, kt, alpha=scale)
+        return torch.softmax(logits, dim=-1).to(v.dtype)
+
+    n = q.shape[1]
+    grad = torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v) + (() if bias is None else (bias,)))
+    if grad or n <= QUERY_BLOCK:
+        return torch.bmm(block(q, bias), v)
+    out = v.new_empty(q.shape[0], n, v.shape[-1])
+    for start in range(0, n, QUERY_BLOCK):
+        rows = slice(start, start + QUERY_BLOCK)
+        torch.bmm(block(q[:, rows], None if bias is None else bias[:, rows]), v, out=out[:, rows])
+    return out
 
 
 class GatedPropagation(nn.Module):

@@ -54,14 +54,27 @@ def official_state_dict(path_or_state: str | Path | Mapping) -> dict[str, torch.
     return out
 
 
-def load_official_checkpoint(model: nn.Module, path_or_state_dict: str | Path | Mapping, strict: bool = True
-                             ) -> tuple[list[str], list[str]]:
+def training_checkpoint_weights(ckpt) -> tuple[str, int, dict[str, torch.Tensor]] | None:
+    """``(model preset, step, EMA weights)`` of a training checkpoint (``hqtrack train``'s ``step_*.pt``, loaded),
+    or None for any other object. The EMA weights are the ones ``hqtrack train --export`` exports."""
+    if not (isinstance(ckpt, Mapping) and "train_config" in ckpt and isinstance(ckpt.get("ema"), Mapping)):
+        return None
+    return str(ckpt["train_config"].get("model")), int(ckpt.get("step", -1)), dict(ckpt["ema"]["model"])
+
+
+def load_official_checkpoint(model: nn.Module, path_or_state_dict: str | Path | Mapping, strict: bool = True,
+                             what: str | None = None) -> tuple[list[str], list[str]]:
     """Load official DeAOT weights into ``model``.
 
     With ``strict`` any missing / unexpected key or shape mismatch raises ``ValueError`` listing them all.
     Returns ``(missing, unexpected)`` (empty when strict). ``num_batches_tracked`` buffers are ignored.
+    Weights holding NaN/inf are refused (ValueError naming the tensor; ``what`` names the file).
     """
+    from ..validate import check_finite_weights
+
     state = official_state_dict(path_or_state_dict)
+    named = what or (Path(path_or_state_dict).name if isinstance(path_or_state_dict, (str, Path)) else "checkpoint")
+    check_finite_weights(state, named)
     state = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
     own = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
     missing = sorted(set(own) - set(state))
@@ -138,5 +151,6 @@ def load_vmos(path: str | Path, map_location: str | torch.device = "cpu"):
 
     cfg = read_vmos_config(path)
     model = vmos_from_config(cfg)
-    load_official_checkpoint(model, load_safetensors_file(path, device=str(map_location)), strict=True)
+    load_official_checkpoint(model, load_safetensors_file(path, device=str(map_location)), strict=True,
+                             what=Path(path).name)
     return model

@@ -68,17 +68,17 @@ def plot_loss_curve(records: list[dict[str, Any]], out: str | os.PathLike, title
     schedule). Each part is drawn and smoothed on its own, so parallel continuations of one parent (which share
     their ``run_step`` range) overlap instead of being joined. (The bootstrapped CE keeps a shrinking fraction of
     the hardest pixels over the first half of a stage, so the loss can rise while the IoU improves.)"""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # A bare Figure (no pyplot): it renders with Agg whatever the session's backend, so the CLI runs headless and
+    # a notebook's inline backend is left alone (matplotlib.use("Agg") here switched notebooks' figures off).
     import numpy as np
+    from matplotlib.figure import Figure
 
     records = [r for r in records if "loss" in r]
     if not records:
         raise ValueError("no loss records to plot")
     parts = run_segments(records)
-    fig, ax = plt.subplots(figsize=(6, 3.2), dpi=100)
+    fig = Figure(figsize=(7, 4.2), dpi=150)
+    ax = fig.subplots()
     ax2 = None
     kernel = np.ones(smooth) / smooth if smooth > 1 else None
     labelled: set[str] = set()
@@ -113,13 +113,13 @@ def plot_loss_curve(records: list[dict[str, Any]], out: str | os.PathLike, title
     ax.set_xlabel("step")
     ax.set_ylabel("loss (bootstrapped CE + soft Jaccard)")
     ax.set_title(title)
-    (ax2 or ax).legend(handles, labels, loc="center right", fontsize=7)  # on top of both curves
     ax.grid(alpha=0.3)
-    fig.tight_layout()
+    # below the axes, not over the curves
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.stem + ".tmp.png")
     fig.savefig(tmp)
-    plt.close(fig)
     os.replace(tmp, out)
     return out

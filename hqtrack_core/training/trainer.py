@@ -51,6 +51,8 @@ def build_dataset(cfg: TrainConfig, data: str | os.PathLike) -> Dataset:
     from ..data.clips import VideoClips, davis_sequences, youtube_vos_sequences
     from ..data.synthetic import SyntheticClips, pairs_from_davis, pairs_from_folders
 
+    from ..validate import check_mask_pairs
+
     root = Path(data)
     if not root.is_dir():
         raise FileNotFoundError(f"training data folder not found: {root}")
@@ -58,9 +60,14 @@ def build_dataset(cfg: TrainConfig, data: str | os.PathLike) -> Dataset:
     if cfg.stage == 1:
         pairs = (pairs_from_davis(root, cfg.data_split, cfg.data_resolution, cfg.static_frame_stride) if is_davis
                  else pairs_from_folders(root / "images", root / "masks"))
+        check_mask_pairs([(p.image, p.mask) for p in pairs], f"training data {root}")
         return SyntheticClips(pairs, cfg.crop, cfg.seq_len, cfg.max_objects, cfg.min_object_pixels,
                               cfg.merge_prob, cfg.seed)
     seqs = davis_sequences(root, cfg.data_split, cfg.data_resolution) if is_davis else youtube_vos_sequences(root)
+    if not seqs:
+        raise ValueError(f"training data {root}: no video sequence (expected ImageSets/ + JPEGImages/ + "
+                         "Annotations/ (DAVIS) or JPEGImages/<seq>/ + Annotations/<seq>/ (YouTube-VOS))")
+    check_mask_pairs([pair for seq in seqs for pair in zip(seq.frames, seq.masks)], f"training data {root}")
     return VideoClips(seqs, cfg.crop, cfg.seq_len, cfg.max_gap, cfg.random_reverse, cfg.video_repeat,
                       cfg.short_edge, cfg.scale_range, cfg.flip_prob, cfg.max_objects, cfg.min_object_pixels,
                       cfg.merge_prob, cfg.seed)
@@ -137,6 +144,11 @@ def init_distributed() -> DistInfo:
 # --------------------------------------------------------------------------------------------------
 # the loop
 # --------------------------------------------------------------------------------------------------
+class TrainingDiverged(ValueError):
+    """The loss, the gradient or the weights became NaN/inf: the message names the step, the likely cause and the
+    last good checkpoint (nothing of the bad step is saved)."""
+
+
 @dataclass
 class TrainResult:
     out_dir: Path
@@ -215,20 +227,43 @@ class Trainer:
 
     # --- state ----------------------------------------------------------------------------------------
     def _load_init(self, path: str) -> None:
+        """Start from ``path``'s weights (a run's ``.pt``: its EMA; or a ``.safetensors``). A file of another
+        model, or holding NaN/inf, is refused naming both models / the tensor."""
+        from ..validate import check_finite_weights
+
         path = Path(path)
         if path.suffix == ".safetensors":
+            from ..model.checkpoint import read_vmos_config
+            from ..model.config import get_config
+            from ..model.int8_storage import dequantize_state
             from ..validate import load_safetensors_file
 
-            from ..model.int8_storage import dequantize_state
-
+            try:
+                held = read_vmos_config(path)
+            except ValueError:
+                held = None  # a plain state dict (no vmos_config): judged by its keys and shapes below
+            if held is not None and held != get_config(self.cfg.model):
+                raise ValueError(f"--init {path.name} holds another model than {self.cfg.model} (its encoder "
+                                 f"{held.encoder}, {'multi-scale' if held.multiscale else 'single-scale'}): pass "
+                                 f"the file's own --model, or an init file of {self.cfg.model}")
             state = dequantize_state(load_safetensors_file(path, "init checkpoint"))
         else:
             ckpt = load_checkpoint(path)
+            saved = ckpt.get("train_config", {}).get("model") if isinstance(ckpt, dict) else None
+            if saved is not None and saved != self.cfg.model:
+                raise ValueError(f"--init {path.name} is a run of model {saved}, this run trains {self.cfg.model}: "
+                                 f"pass --model {saved}, or an init file of {self.cfg.model}")
             state = ckpt.get("ema", {}).get("model") or ckpt.get("model") or ckpt
+        check_finite_weights(state, f"--init {path}", "start from an earlier checkpoint of that run")
         state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
-        missing, unexpected = self.model.load_state_dict(state, strict=False)
+        try:
+            missing, unexpected = self.model.load_state_dict(state, strict=False)
+        except RuntimeError as err:  # shapes differ: same names, another size of model
+            raise ValueError(f"--init {path.name} does not fit model {self.cfg.model} "
+                             f"({str(err).splitlines()[1].strip()[:160] if len(str(err).splitlines()) > 1 else err}): "
+                             "pass an init file of this model") from None
         if unexpected or [k for k in missing if "num_batches_tracked" not in k]:
-            raise ValueError(f"init checkpoint {path} does not fit model {self.cfg.model}: missing {missing[:5]}, "
+            raise ValueError(f"--init {path.name} does not fit model {self.cfg.model}: missing {missing[:5]}, "
                              f"unexpected {unexpected[:5]}")
 
     def state_dict(self) -> dict:
@@ -290,6 +325,39 @@ class Trainer:
         torch.manual_seed((self.cfg.seed * 1_000_003 + step) * 64 + self.dist.rank)
 
     def run(self) -> TrainResult:
+        """Train to ``cfg.steps`` (or ``stop_after``), holding the run folder's lock (main process): a second run
+        into the same folder fails at once (:func:`~hqtrack_core.atomic.run_lock`)."""
+        from contextlib import nullcontext
+
+        from ..atomic import run_lock
+
+        with run_lock(self.out_dir, "hqtrack train") if self.dist.is_main else nullcontext():
+            return self._run()
+
+    def _diverged(self, step: int, what: str, frames: torch.Tensor, lr: float) -> TrainingDiverged:
+        if not bool(torch.isfinite(frames).all()):
+            cause = "bad data: this batch's frames hold NaN/inf"
+        else:
+            cause = f"likely a learning rate too high: lr {lr:.3g} at this step; or bad data"
+        kept = [path.name for _, path in list_checkpoints(self.out_dir)]
+        kept_text = (f"checkpoints kept (finite weights): {', '.join(kept)} in {self.out_dir / 'checkpoints'}: "
+                     "resume with a lower learning rate (--resume --set lr=...), after deleting the newest if the "
+                     "loss was already rising there" if kept else
+                     "no checkpoint was written yet: start again with a lower learning rate (--set lr=...)")
+        return TrainingDiverged(f"training diverged at step {step}: {what} ({cause}); nothing of this step was "
+                                f"saved; {kept_text}")
+
+    def _check_weights(self, step: int, frames: torch.Tensor, lr: float) -> None:
+        """Before a checkpoint: model and EMA weights finite (a finite loss can still end in a non-finite
+        update); otherwise :class:`TrainingDiverged`, and nothing is written."""
+        from ..validate import nonfinite_tensors
+
+        for label, state in (("weight", self.model.state_dict()), ("EMA weight", self.ema_state_dict())):
+            bad = nonfinite_tensors(state)
+            if bad:
+                raise self._diverged(step, f"{label} {bad[0][0]} holds NaN/inf after the update", frames, lr)
+
+    def _run(self) -> TrainResult:
         cfg = self.cfg
         end = cfg.steps if self.stop_after is None else min(cfg.steps, self.stop_after)
         log = MetricsLog(self.metrics_path, resume_step=self.step if self.resumed_from else None) \
@@ -326,10 +394,12 @@ class Trainer:
                 out = self.engine(frames, labels, n_objects, step, aux_w, use_prev, shuffle)
                 loss = out.loss.float().mean()
             if not torch.isfinite(loss):
-                raise FloatingPointError(f"non-finite loss {loss.item()} at step {step}")
+                raise self._diverged(step, f"the loss is {loss.item()}", frames, lr)
             self.scaler.scale(loss).backward()
             self.scaler.unscale_(self.optimizer)
             grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip_grad_norm)
+            if not self.use_amp and not torch.isfinite(grad_norm):  # (fp16's scaler skips such steps itself)
+                raise self._diverged(step, f"the gradient norm is {float(grad_norm)}", frames, lr)
             self.scaler.step(self.optimizer)
             self.scaler.update()
             self.ema.update(self.model)
@@ -362,6 +432,7 @@ class Trainer:
                 bar.set_postfix(loss=f"{loss_value:.3f}", iou=f"{float(iou):.2f}", lr=f"{lr:.1e}")
             at_stop = self.save_on_stop and self.step == end
             if self.step % cfg.save_every == 0 or self.step == cfg.steps or at_stop:
+                self._check_weights(step, frames, lr)
                 if self.dist.is_main:
                     checkpoint = save_checkpoint(self.out_dir, self.step, self.state_dict(), cfg.keep_checkpoints)
                 if self.dist.enabled:
@@ -391,5 +462,5 @@ def cleanup_distributed() -> None:
         dist.destroy_process_group()
 
 
-__all__ = ["Trainer", "TrainResult", "build_dataset", "build_training_model", "StepBatchSampler", "init_distributed",
+__all__ = ["Trainer", "TrainResult", "TrainingDiverged", "build_dataset", "build_training_model", "StepBatchSampler", "init_distributed",
            "cleanup_distributed", "DistInfo"]

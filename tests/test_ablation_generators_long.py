@@ -1,0 +1,144 @@
+"""Rows 3 and 4 on data that can show them, on tiny inputs: long clips in which the target leaves the view or is
+fully occluded and comes back (ablation.generators.long_clip), and a refiner whose proposals fail at documented
+rates (refine.faulty) so that the IoU selector has something to reject."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hqtrack_core.ablation.generators import LabelledClip, long_clip
+from hqtrack_core.refine.faulty import FAULTS, FaultRates, FaultyRefiner, apply_fault
+
+
+def _blob_clip(name: str, frames: int, seed: int, size=(60, 80)) -> LabelledClip:
+    """A textured clip whose object is a moving ellipse (label 1)."""
+    rng = np.random.default_rng(seed)
+    H, W = size
+    yy, xx = np.mgrid[:H, :W]
+    base = rng.integers(0, 255, size=(H, W, 3), dtype=np.uint8)
+    imgs, masks = [], []
+    for t in range(frames):
+        cy, cx = H / 2 + 5 * np.sin(t / 3), W / 2 + 8 * np.cos(t / 4)
+        m = ((yy - cy) / 12) ** 2 + ((xx - cx) / 16) ** 2 <= 1
+        img = base.copy()
+        img[m] = (200 + 10 * seed) % 255
+        imgs.append(img)
+        masks.append(m.astype(np.uint8))
+    return LabelledClip(name, imgs, masks)
+
+
+@pytest.fixture(scope="module")
+def sources():
+    return [_blob_clip(n, 12, k) for k, n in enumerate(("tgt", "bg", "occ1", "occ2"))]
+
+
+def test_long_clip_target_leaves_and_comes_back(sources):
+    tgt, bg, *occ = sources
+    clip = long_clip(tgt, bg, occ, length=300, events=2, absence=(50, 120), seed=3)
+    assert len(clip) == 300 and clip.size == bg.size and clip.object_ids() == [1]
+    events = clip.source["events"]
+    assert sorted(e["kind"] for e in events) == ["exit", "occlusion"]
+    visible = np.array([(m == 1).sum() for m in clip.masks])
+    assert visible[0] >= 16
+    for ev in events:
+        a0, a1 = ev["absent"]
+        assert 50 <= a1 - a0 <= 120
+        assert visible[a0:a1].max() == 0  # fully gone: out of the image or under the occluder
+        assert visible[ev["back"]:ev["back"] + 5].min() > 0  # and back
+        assert visible[ev["out"] - 3:ev["out"]].min() > 0  # visible just before
+    assert events[0]["absent"][1] < events[1]["out"]
+    # appearance changes: the target's size at the end differs from the start (scale drawn per clip)
+    s0, s1 = clip.source["scale"]
+    assert abs(s1 - s0) > 0.01
+    again = long_clip(tgt, bg, occ, length=300, events=2, absence=(50, 120), seed=3)
+    assert all(np.array_equal(a, b) for a, b in zip(clip.masks, again.masks))
+    other = long_clip(tgt, bg, occ, length=300, events=2, absence=(50, 120), seed=4)
+    assert other.source["events"] != events
+
+
+def test_long_clip_occlusion_covers_with_a_pasted_object(sources):
+    """During an occlusion the target's place shows the occluder's pixels (not the target's) and its label is 0."""
+    tgt, bg, *occ = sources
+    for seed in range(6):
+        clip = long_clip(tgt, bg, occ, length=260, events=2, absence=(60, 80), seed=seed)
+        ev = next(e for e in clip.source["events"] if e["kind"] == "occlusion")
+        t = (ev["absent"][0] + ev["absent"][1]) // 2
+        assert not (clip.masks[t] == 1).any()
+        assert not np.array_equal(clip.frames[t], bg.frames[0])  # something was pasted
+
+
+def test_long_clip_refuses_what_cannot_fit(sources):
+    tgt, bg, *occ = sources
+    with pytest.raises(ValueError, match="do not fit"):
+        long_clip(tgt, bg, occ, length=150, events=3, absence=(50, 60))
+    with pytest.raises(ValueError, match="occluder"):
+        long_clip(tgt, bg, [], length=300)
+
+
+def test_faulty_refiner_fails_at_its_rates_and_the_selector_rejects():
+    from hqtrack_core.refine.build import build_refiner
+
+    rng = np.random.default_rng(0)
+    H, W = 48, 64
+    yy, xx = np.mgrid[:H, :W]
+    truth = ((yy - 24) / 10) ** 2 + ((xx - 30) / 12) ** 2 <= 1
+    inner = build_refiner("classical", threshold=0.5)
+    always = {k: FaultyRefiner(inner, FaultRates.parse(f"{k}=1")) for k in FAULTS}
+    image = rng.integers(0, 255, size=(H, W, 3), dtype=np.uint8)
+    image[truth] = 230
+    labels = truth.astype(np.uint8)
+    honest = inner.refine(image, labels, [1])
+    assert honest.iou[0] > 0.5
+    for kind, ref in always.items():
+        out = ref.refine(image, labels, [1])
+        assert ref.faults[kind] == 1
+        assert out.iou[0] < honest.iou[0], kind
+        if kind in ("empty", "neighbour"):
+            assert out.iou[0] < 0.1 and not out.accepted[0]  # rejected: the VMOS mask is kept
+            assert np.array_equal(out.labels, labels)
+    # rates: over many frames the draws follow them; the same frame always fails the same way
+    ref = FaultyRefiner(inner, FaultRates(neighbour=0.2, drift=0.2, empty=0.1, whole_box=0.1), seed=1)
+    for k in range(300):
+        kind = ref._draws(np.full((4, 4, 3), k % 256, np.uint8), 1)[0][0]
+        ref.faults[kind] += 1
+    counts = ref.faults
+    assert 0.3 < counts["none"] / 300 < 0.5 and counts["neighbour"] > 30 and counts["empty"] > 10
+    same = [FaultyRefiner(inner, FaultRates(drift=0.5), seed=2)._draws(image, 3)[i][0] for i in range(3)]
+    assert same == [FaultyRefiner(inner, FaultRates(drift=0.5), seed=2)._draws(image, 3)[i][0] for i in range(3)]
+
+
+def test_fault_rates_parse_and_refuse():
+    assert FaultRates.parse("default") == FaultRates()
+    assert FaultRates.parse("empty=0.5") == FaultRates(0.0, 0.0, 0.5, 0.0)
+    for bad in ("empty=2", "wrong=0.1", "empty=x", "empty"):
+        with pytest.raises(ValueError):
+            FaultRates.parse(bad)
+    box = apply_fault("whole_box", np.zeros((10, 10), bool), np.pad(np.ones((4, 4), bool), 3), np.random.default_rng())
+    assert box.sum() == 16
+
+
+def test_study_builds_long_clips_and_faulty_rows(sources, tmp_path):
+    """``hqtrack ablate memory --long-clips N`` builds N long clips (no tracking here); ``--refiner-faults`` wraps
+    the row's refiner; bad rates are a one-line error."""
+    import json
+
+    from hqtrack_core.ablation.generators import write_davis_folder
+    from hqtrack_core.ablation.rows import get_row
+    from hqtrack_core.ablation.study import AblationSettings, build_clips, load_videos
+    from hqtrack_core.cli import main
+
+    root = write_davis_folder(tmp_path / "d", sources, split="s")
+    settings = AblationSettings(split="s", long_clips=2, long_length=260)
+    clips = build_clips(get_row("memory"), load_videos(root, settings), settings)
+    assert [len(c) for c in clips] == [260, 260] and clips[0].source["target"] != clips[1].source["target"]
+    assert all(not (c.masks[e["absent"][0]] == 1).any() for c in clips for e in c.source["events"])
+    base = ["--data", str(root), "--split", "s", "--checkpoint", "none", "--precision", "fp32", "--short-edge", "33",
+            "--max-frames", "4", "--no-progress", "--out", str(tmp_path / "o")]
+    assert main(["ablate", "threshold", *base, "--refiner-faults", "empty=1"]) == 0
+    row = json.loads((tmp_path / "o" / "threshold.json").read_text())
+    assert row["settings"]["refiner_faults"] == "empty=1"
+    # every proposal empty: IoU 0, rejected by every threshold above 0, accepted (an empty mask) at 0
+    by = {v["name"]: v for v in row["variants"]}
+    assert by["t0.1"]["JF"] == by["t0.9"]["JF"] != by["t0"]["JF"]
+    assert main(["ablate", "threshold", *base, "--refiner-faults", "empty=3"]) == 2
