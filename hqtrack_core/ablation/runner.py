@@ -245,24 +245,30 @@ def score_runs(clips: Sequence[LabelledClip], labels: dict[str, list[np.ndarray]
             "sequences": per_sequence}
 
 
-def _summary(runs: Sequence[ClipRun]) -> dict:
-    vmos = [s for r in runs for s in r.vmos_seconds]
-    refine = [s for r in runs for s in r.refine_seconds]
-    total = [a + b for r in runs for a, b in zip(r.vmos_seconds, r.refine_seconds)]
+def _timings(runs: Sequence[ClipRun]) -> dict:
+    """The per-frame seconds of the runs, pooled (and the largest memory state): what :func:`summarize` turns
+    into medians, and what results computed sequence by sequence (:mod:`hqtrack_core.ablation.shards`) pool
+    again before summarising, so that both give the same medians."""
+    return {"vmos": [s for r in runs for s in r.vmos_seconds], "refine": [s for r in runs for s in r.refine_seconds],
+            "cpu": [s for r in runs for s in r.cpu_seconds], "memory_bytes": max(r.memory_bytes for r in runs)}
+
+
+def summarize(timings: dict, peak_rss_mb: float | None = None) -> dict:
+    """Latency and memory figures of a variant from its pooled :func:`_timings` (``peak_rss_mb``: this process's
+    peak RSS by default)."""
     median = lambda v: float(np.median(v)) if v else None  # noqa: E731
+    if peak_rss_mb is None:
+        peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
-        "latency_s_per_frame": median(total), "vmos_s_per_frame": median(vmos), "refiner_s_per_frame": median(refine),
-        "vmos_cpu_s_per_frame": median([s for r in runs for s in r.cpu_seconds]),
-        "memory_state_peak_mb": max(r.memory_bytes for r in runs) / 2**20,
-        "process_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "latency_s_per_frame": median([a + b for a, b in zip(timings["vmos"], timings["refine"])]),
+        "vmos_s_per_frame": median(timings["vmos"]), "refiner_s_per_frame": median(timings["refine"]),
+        "vmos_cpu_s_per_frame": median(timings["cpu"]),
+        "memory_state_peak_mb": timings["memory_bytes"] / 2**20, "process_peak_rss_mb": peak_rss_mb,
     }
 
 
-def _timings(runs: Sequence[ClipRun]) -> dict:
-    """The per-frame seconds behind :func:`_summary` (pooled over the runs), so that results computed sequence by
-    sequence (:mod:`hqtrack_core.ablation.shards`) merge into the same medians."""
-    return {"vmos": [s for r in runs for s in r.vmos_seconds], "refine": [s for r in runs for s in r.refine_seconds],
-            "cpu": [s for r in runs for s in r.cpu_seconds], "memory_bytes": max(r.memory_bytes for r in runs)}
+def _summary(runs: Sequence[ClipRun]) -> dict:
+    return summarize(_timings(runs))
 
 
 @dataclass
@@ -307,8 +313,8 @@ def run_row(row: Row, clips: Sequence[LabelledClip], ctx: RowContext, log: Calla
                 runs = [track_separate(lambda: ctx.make_tracker(variant), clip, ctx.precision, ctx.max_frames)
                         for clip in clips]
                 labels[variant.name] = {c.name: r.labels for c, r in zip(clips, runs)}
-                summaries[variant.name] = _summary(runs)
                 timings[variant.name] = _timings(runs)
+                summaries[variant.name] = summarize(timings[variant.name])
             else:
                 tracker = ctx.make_tracker(variant)
                 memory_key = (variant.model, tuple(sorted(variant.memory_overrides().items())))
@@ -336,8 +342,8 @@ def run_row(row: Row, clips: Sequence[LabelledClip], ctx: RowContext, log: Calla
                 labels[variant.name] = {
                     c.name: r.labels if refined is None else [r.labels[0], *(m.astype(np.uint8) for m in ref)]
                     for c, r, ref in zip(clips, runs, refined or [None] * len(clips))}
-                summaries[variant.name] = _summary(runs)
                 timings[variant.name] = _timings(runs)
+                summaries[variant.name] = summarize(timings[variant.name])
             scores = score_runs(clips, labels[variant.name], workspace, variant.name)
             records[variant.name] = {"status": "run", **scores, **summaries[variant.name],
                                      "compute_seconds": time.perf_counter() - start,

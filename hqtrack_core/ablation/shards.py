@@ -249,7 +249,9 @@ def _compute(prep, spec: dict, key: str, todo: list[tuple[int, Path]], opts: Run
 def merge(row, shards: Sequence[dict]) -> list[dict]:
     """The row's per-variant records from per-sequence results (in clip order): what
     :func:`~hqtrack_core.ablation.runner.run_row` returns for all the clips at once (without ``timings``)."""
-    out = []  # the keys are those of runner._summary
+    from .runner import summarize
+
+    out = []
     for k, variant in enumerate(row.variants):
         parts = [s["records"][k] for s in shards]
         assert all(p["name"] == variant.name for p in parts), "per-sequence results of another row"
@@ -265,15 +267,11 @@ def merge(row, shards: Sequence[dict]) -> list[dict]:
         seqs = list(sequences.values())
         safe = lambda key: (lambda kept: sum(kept) / len(kept) if kept else None)(  # noqa: E731
             [s[key] for s in seqs if s[key] is not None])
-        t = {key: [x for p in parts for x in p["timings"][key]] for key in ("vmos", "refine", "cpu")}
-        median = lambda v: float(np.median(v)) if v else None  # noqa: E731
+        pooled = {key: [x for p in parts for x in p["timings"][key]] for key in ("vmos", "refine", "cpu")}
+        pooled["memory_bytes"] = max(p["timings"]["memory_bytes"] for p in parts)
         out.append({**base, "J": J, "F": F, "JF": (J + F) / 2, "Q": sum(s["Q"] for s in seqs) / len(seqs),
                     "A": safe("A"), "R": safe("R"), "sequences": sequences,
-                    "latency_s_per_frame": median([a + b for a, b in zip(t["vmos"], t["refine"])]),
-                    "vmos_s_per_frame": median(t["vmos"]), "refiner_s_per_frame": median(t["refine"]),
-                    "vmos_cpu_s_per_frame": median(t["cpu"]),
-                    "memory_state_peak_mb": max(p["timings"]["memory_bytes"] for p in parts) / 2**20,
-                    "process_peak_rss_mb": max(p["process_peak_rss_mb"] for p in parts),
+                    **summarize(pooled, max(p["process_peak_rss_mb"] for p in parts)),
                     "compute_seconds": sum(p["compute_seconds"] for p in parts)})
     return out
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import functools
 import hashlib
 import json
 import os
@@ -85,6 +86,14 @@ class AblationSettings:
 
 
 def sha256_file(path: str | os.PathLike) -> str:
+    """SHA-256 of a file, read once per process while the file is unchanged (a row hashes the same checkpoints for
+    its records, its resume key and the baseline check)."""
+    stat = os.stat(path)
+    return _sha256_cached(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
