@@ -48,20 +48,15 @@ SEQUENCE = "blackswan"
 
 
 def cpu_record(threads: int) -> dict:
-    """The CPU this process runs on: model name, the flags that decide the kernels, the ISA torch uses."""
+    """The CPU this process runs on (:mod:`hqtrack_core.precision` reads it): model name, the flags that decide the
+    kernels, the ISA torch uses, an ISA cap set in the environment."""
     import torch
 
-    model, flags = "unknown", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and model == "unknown":
-                model = line.split(":", 1)[1].strip()
-            elif line.startswith("flags") and not flags:
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
+    from hqtrack_core.precision import cpu_flags, cpu_model
+
+    flags = cpu_flags()
     return {
-        "cpu": model,
+        "cpu": cpu_model(),
         "avx2": "avx2" in flags, "avx512f": "avx512f" in flags, "avx512_bf16": "avx512_bf16" in flags,
         "amx_bf16": "amx_bf16" in flags,
         "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
