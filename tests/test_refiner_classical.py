@@ -120,3 +120,14 @@ def test_refiner_offline_measure_table(shared_data, tmp_path):
     assert rows[("dilate7", "refined + selector 0.1")]["J"] > rows[("dilate7", "raw")]["J"]
     assert "dilate7" in format_table(result)
     assert write_json(result, tmp_path / "t.json").read_text().startswith("{")
+
+
+def test_shift_out_of_the_frame_is_empty():
+    """A translation by the frame's size or more leaves nothing (it raised a broadcast error before); the
+    failing refiner of the ablation study (refine/faulty.py) translates proposals with it."""
+    from hqtrack_core.refine.perturb import shift
+
+    mask = np.ones((23, 31), bool)
+    for dx, dy in ((0, 23), (31, 0), (-40, -30)):
+        assert not shift(mask, dx=dx, dy=dy).any()
+    assert shift(mask, dx=-7, dy=5).sum() == (23 - 5) * (31 - 7)

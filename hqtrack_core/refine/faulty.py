@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .base import Proposals, Refiner
+from .perturb import shift
 
 FAULTS = ("neighbour", "drift", "empty", "whole_box")
 
@@ -64,15 +65,6 @@ def _box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     return int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
 
 
-def _translate(mask: np.ndarray, dy: int, dx: int) -> np.ndarray:
-    out = np.zeros_like(mask)
-    h, w = mask.shape
-    ys, xs = slice(max(0, dy), min(h, h + dy)), slice(max(0, dx), min(w, w + dx))
-    src_y, src_x = slice(max(0, -dy), min(h, h - dy)), slice(max(0, -dx), min(w, w - dx))
-    out[ys, xs] = mask[src_y, src_x]
-    return out
-
-
 def apply_fault(kind: str, proposal: np.ndarray, prompt: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """``proposal`` ``(H, W)`` bool failed as ``kind`` (``prompt``: the VMOS mask whose box prompted it)."""
     h, w = proposal.shape
@@ -87,12 +79,12 @@ def apply_fault(kind: str, proposal: np.ndarray, prompt: np.ndarray, rng: np.ran
     if kind == "neighbour":
         width = x1 - x0
         right, left = w - x1, x0  # room on each side
-        return _translate(proposal, 0, width if right >= left else -width)
+        return shift(proposal, dx=width if right >= left else -width, dy=0)
     if kind == "drift":
         frac = rng.uniform(0.2, 0.6)
         angle = rng.uniform(0, 2 * np.pi)
-        return _translate(proposal, int(round(frac * (y1 - y0) * np.sin(angle))),
-                          int(round(frac * (x1 - x0) * np.cos(angle))))
+        return shift(proposal, dx=int(round(frac * (x1 - x0) * np.cos(angle))),
+                     dy=int(round(frac * (y1 - y0) * np.sin(angle))))
     raise ValueError(f"unknown fault {kind!r}; faults: {', '.join(FAULTS)}")
 
 

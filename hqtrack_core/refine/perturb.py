@@ -27,6 +27,8 @@ def shift(mask: np.ndarray, dx: int = 8, dy: int = -5) -> np.ndarray:
     """Lag: the mask translated by ``(dx, dy)`` px (a fast object, memory one frame behind)."""
     out = np.zeros_like(mask, dtype=bool)
     h, w = mask.shape
+    if abs(dy) >= h or abs(dx) >= w:  # moved out of the frame entirely
+        return out
     src = mask[max(-dy, 0) : h - max(dy, 0), max(-dx, 0) : w - max(dx, 0)]
     out[max(dy, 0) : max(dy, 0) + src.shape[0], max(dx, 0) : max(dx, 0) + src.shape[1]] = src
     return out
