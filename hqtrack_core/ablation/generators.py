@@ -238,6 +238,7 @@ def long_clip(target: LabelledClip, background: LabelledClip, occluders: Sequenc
         t += 2 * transition + d + stretch + int(rng.integers(0, spare // (events + 1) + 1))
     t_index = pingpong_indices(len(target), length) if len(target) < length else list(range(length))
     b_index = pingpong_indices(len(background), length) if len(background) < length else list(range(length))
+    o_index = {o.name: pingpong_indices(len(o), length) for o in occluders}  # (once, not per frame)
     scale0 = float(rng.uniform(0.35, 0.5)) * H / target.size[0]
     scale1 = scale0 * float(rng.uniform(0.6, 1.5))
     gain0, gain1 = 1.0, float(rng.uniform(0.7, 1.3))
@@ -272,12 +273,12 @@ def long_clip(target: LabelledClip, background: LabelledClip, occluders: Sequenc
             if occluder_at is not None:
                 ev, f = occluder_at
                 occ = next(o for o in occluders if o.name == ev["occluder"])
-                o_index = pingpong_indices(len(occ), length)[t]
-                omask = occ.masks[o_index] > 0
+                k = o_index[occ.name][t]
+                omask = occ.masks[k] > 0
                 if omask.any():
-                    radius, _ = _inscribed(_object_crop(occ.frames[o_index], omask, 1.0)[1])
+                    radius, _ = _inscribed(_object_crop(occ.frames[k], omask, 1.0)[1])
                     half_diag = 0.5 * float(np.hypot(*pmask.shape)) + 2
-                    opatch, opmask = _object_crop(occ.frames[o_index], omask, half_diag / max(radius, 1.0))
+                    opatch, opmask = _object_crop(occ.frames[k], omask, half_diag / max(radius, 1.0))
                     _, (iy, ix) = _inscribed(opmask)
                     cover = centre - np.array([iy, ix])  # top-left that puts the disc on the target's centre
                     start = cover + np.array([0.0, -(W + opmask.shape[1])])  # comes in from the left, off-frame
