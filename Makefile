@@ -65,6 +65,7 @@ ablations: setup
 	$(ABLATE) memory --data $(ABLATE_DATA) --split $(ABLATE_SPLIT) --long-clips 10 --long-length 600 \
 	    --data-short-edge 240 --out $(ABLATE_OUT)
 	$(ABLATE) threshold --data $(ABLATE_DATA) --split $(ABLATE_SPLIT) --refiner-faults default --out $(ABLATE_OUT)
+	$(ABLATE) threshold --data $(ABLATE_DATA) --split $(ABLATE_SPLIT) --out $(ABLATE_OUT)/no_faults
 	$(ABLATE) refiner --data $(ABLATE_DATA) --split $(ABLATE_SPLIT) --out $(ABLATE_OUT)
 	$(ABLATE) joint --data $(ABLATE_DATA) --split $(ABLATE_SPLIT) --composites 10 --data-short-edge 240 \
 	    --out $(ABLATE_OUT)
@@ -74,6 +75,7 @@ ablations: setup
 ablations-rescore: setup
 	for row in $(ABLATE_ROWS); do $(PY) -m hqtrack_core.cli ablate $$row --rescore --out $(ABLATE_OUT) || exit 1; done
 	$(PY) -m hqtrack_core.cli ablate multiscale --rescore --out $(ABLATE_OUT)/train_holdout
+	$(PY) -m hqtrack_core.cli ablate threshold --rescore --out $(ABLATE_OUT)/no_faults
 
 # Rows 1-2 with training seeds 1 and 2: the recipe and budget of the committed seed-0 checkpoints
 # (data/checkpoints/ablation/README.md: stage 1 100 steps of a 160-step schedule, stage 2 300 steps from its EMA,

@@ -20,6 +20,7 @@ destination are allowed (``hqtrack train`` locks the run folder around training 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -30,6 +31,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover (Windows: no flock; run_lock then runs without a lock)
+    fcntl = None
 
 
 def current_umask() -> int:
@@ -62,6 +68,14 @@ def atomic_path(dest: str | os.PathLike) -> Iterator[Path]:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def write_json_atomic(dest: str | os.PathLike, data, *, indent: int | None = 2, sort_keys: bool = False,
+                      default=None) -> Path:
+    """Write ``data`` as JSON (``json.dumps(data, indent=..., sort_keys=..., default=...)``, UTF-8, one final
+    newline) to ``dest`` atomically; returns ``dest`` as a Path. The one JSON file writer of the package."""
+    text = json.dumps(data, indent=indent, sort_keys=sort_keys, default=default) + "\n"
+    return write_bytes_atomic(dest, text.encode("utf-8"))
 
 
 def write_bytes_atomic(dest: str | os.PathLike, data: bytes) -> Path:
@@ -181,9 +195,7 @@ def run_lock(dest: str | os.PathLike, what: str = "run") -> Iterator[Path]:
     ``what`` names this run in the lock file (``hqtrack track``, ``hqtrack train``), which another run's error
     quotes. Where ``fcntl`` is missing (Windows) the block runs without a lock.
     """
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover (Windows)
+    if fcntl is None:  # pragma: no cover (Windows)
         yield Path(dest)
         return
     dest = Path(dest)

@@ -11,27 +11,20 @@ Warnings are printed as one line, ``hqtrack <cmd>: warning: ...``.
 from __future__ import annotations
 
 import argparse
-import errno
 import importlib
 import re
 import sys
 import warnings
 
+from .commands import SUMMARIES
+from .commands.errors import describe_error
+from .interrupts import exit_code, termination_as_exception
+
 # Sub-command modules, in the order ``hqtrack --help`` lists them.
-COMMANDS = ("track", "eval", "train", "ablate", "average", "vot")
+COMMANDS = tuple(SUMMARIES)
 
 # argparse takes "-5,0,100,80" for an option name; such values are glued to their option ("--box=-5,...").
 _NEGATIVE_VALUE = re.compile(r"^-\d*\.?\d+([eE][-+]?\d+)?(,.*)?$")
-
-# errno -> what the user can do about it
-_OS_ADVICE = {
-    errno.ENOSPC: "the disk is full: free space or choose another --out (nothing was left half-written)",
-    errno.EDQUOT: "the disk quota is exceeded: free space or choose another --out (nothing was left half-written)",
-    errno.EROFS: "the file system is read-only: choose a writable --out",
-    errno.EACCES: "permission denied or read-only: choose files you can read and an --out you can write",
-    errno.EPERM: "operation not permitted: choose files you can read and an --out you can write",
-}
-
 
 class OneLineParser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (``hqtrack track: error: ...``) pointing to ``--help``."""
@@ -40,14 +33,24 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``hqtrack`` parser. With ``command`` (the one being run) only that command's module is imported (the
+    modules load torch and the networks' code, seconds): the others are listed by their one-line help alone."""
     parser = OneLineParser(prog="hqtrack", description="HQTrack: track anything in high quality.")
     parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in COMMANDS:
-        module = importlib.import_module(f"hqtrack_core.commands.{name}")
-        module.add_parser(subparsers)
+        if command is None or name == command:
+            importlib.import_module(f"hqtrack_core.commands.{name}").add_parser(subparsers)
+        else:
+            subparsers.add_parser(name, help=SUMMARIES[name])
     return parser
+
+
+def command_of(argv: list[str]) -> str:
+    """The sub-command ``argv`` runs (its first word that is not an option), ``""`` when it names none."""
+    words = [token for token in argv if not token.startswith("-")]
+    return words[0] if words else ""
 
 
 def glue_negative_values(argv: list[str]) -> list[str]:
@@ -61,21 +64,9 @@ def glue_negative_values(argv: list[str]) -> list[str]:
     return out
 
 
-def describe_error(err: BaseException) -> str:
-    """One line for an error: the message, plus advice for the OS errors a user can fix."""
-    if isinstance(err, OSError) and err.errno in _OS_ADVICE:
-        where = f" ({err.filename})" if err.filename else ""
-        return f"{_OS_ADVICE[err.errno]}{where}"
-    if isinstance(err, KeyError) and len(err.args) == 1 and isinstance(err.args[0], str):
-        return err.args[0]  # (str(KeyError) would add quotes)
-    return str(err)
-
-
 def main(argv: list[str] | None = None) -> int:
-    from .interrupts import exit_code, termination_as_exception
-
     argv = glue_negative_values(list(sys.argv[1:] if argv is None else argv))
-    args = build_parser().parse_args(argv)
+    args = build_parser(command_of(argv)).parse_args(argv)
     prog = f"hqtrack {args.command}"
 
     def one_line_warning(message, category, filename, lineno, file=None, line=None):

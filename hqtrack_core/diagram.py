@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import matplotlib.pyplot as plt
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
 from .inference.memory import MEMORY_PRESETS
 from .refine.selector import DEFAULT_THRESHOLD
 
@@ -75,9 +78,6 @@ ARROWS: tuple[tuple[str, str, str], ...] = (
 def architecture_figure(figsize: tuple[float, float] = (14.0, 7.6)):
     """Draw :data:`BLOCKS` and :data:`ARROWS`: VMOS (top, blue), its memories and ID bank (middle, orange), the
     mask refiner (right and bottom, green). Returns the matplotlib ``Figure``."""
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
-
     blocks = {b.key: b for b in BLOCKS}
     fig, ax = plt.subplots(figsize=figsize)
     ax.set_xlim(0, 16.2)

@@ -7,7 +7,12 @@ VMOS memory is either the raw VMOS prediction (``memory_write="raw"``: the relea
 
 The tracker is anything with the step API of :mod:`hqtrack_core.inference.engine`:
 ``propagate(image) -> StepOutput``, ``remember(labels)`` and ``step(image, mask, objects) -> StepOutput``,
-where ``StepOutput`` has ``labels`` ``(H, W)`` ids, ``object_ids`` and ``frame_index``.
+where ``StepOutput`` has ``labels`` ``(H, W)`` ids, ``object_ids`` and ``frame_index``. The pipeline's own output,
+:class:`PipelineOutput`, is a ``StepOutput`` with the raw VMOS labels and the refiner's result added: one step
+output type for the tracker, the pipeline and :func:`hqtrack_core.api.track_video`.
+
+Build one with :func:`hqtrack_core.api.build_tracker` (an :class:`~hqtrack_core.api.InferenceConfig` in, the
+networks loaded once); the class is the building block.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Any, Literal, Protocol, Sequence
 
 import numpy as np
 
+from .inference.engine import StepOutput
 from .refine.base import RefineResult, Refiner
 
 MemoryWrite = Literal["raw", "refined"]
@@ -35,25 +41,30 @@ class Tracker(Protocol):
     def remove_object(self, obj_id: int) -> None: ...
 
 
-@dataclass(frozen=True)
-class PipelineOutput:
-    """One frame of the pipeline.
+@dataclass
+class PipelineOutput(StepOutput):
+    """One frame of the pipeline: the tracker's :class:`~hqtrack_core.inference.engine.StepOutput` (``probs``,
+    ``logits``: VMOS's) with the refiner's result.
 
     Attributes:
         labels: ``(H, W)`` final label map (refined when a refiner ran, else VMOS's).
         raw_labels: ``(H, W)`` VMOS's prediction before refinement.
-        object_ids: ids of the tracked objects.
+        object_ids: ids of the tracked objects (a tuple).
         frame_index: index of the frame in the video (from the tracker).
         refinement: the refiner's per-object IoU / accepted flags; None on mask frames or without a refiner.
-        tracker_output: the tracker's own output (probabilities etc.).
     """
 
-    labels: np.ndarray
-    raw_labels: np.ndarray
-    object_ids: tuple[int, ...]
-    frame_index: int
-    refinement: RefineResult | None
-    tracker_output: Any
+    raw_labels: np.ndarray | None = None
+    refinement: RefineResult | None = None
+
+    @classmethod
+    def of(cls, out: StepOutput, labels: np.ndarray, refinement: RefineResult | None = None) -> "PipelineOutput":
+        """The tracker's ``out`` with final ``labels`` (``out.labels`` becomes ``raw_labels``; a custom tracker's
+        output without ``probs`` / ``logits`` gives None there)."""
+        return cls(labels=labels, probs=getattr(out, "probs", None), object_ids=tuple(int(i) for i in out.object_ids),
+                   frame_index=int(out.frame_index), logits=getattr(out, "logits", None),
+                   raw_labels=np.asarray(out.labels),
+                   refinement=refinement)
 
 
 class HQTrackPipeline:
@@ -63,9 +74,11 @@ class HQTrackPipeline:
         tracker: the VMOS engine (``hqtrack_core.inference.engine``).
         refiner: a :class:`~hqtrack_core.refine.Refiner`, or None for raw VMOS masks.
         memory_write: ``"raw"`` (released code: VMOS memory gets its own prediction) or ``"refined"``.
+        description: one line saying what runs (``build_tracker`` fills it: weights, settings and their origin).
     """
 
-    def __init__(self, tracker: Tracker, refiner: Refiner | None = None, memory_write: MemoryWrite = "raw") -> None:
+    def __init__(self, tracker: Tracker, refiner: Refiner | None = None, memory_write: MemoryWrite = "raw",
+                 description: str = "") -> None:
         if memory_write not in MEMORY_WRITES:
             raise ValueError(f"memory_write must be one of {MEMORY_WRITES}, got {memory_write!r}")
         if refiner is not None and not isinstance(refiner, Refiner):
@@ -73,6 +86,7 @@ class HQTrackPipeline:
         self.tracker = tracker
         self.refiner = refiner
         self.memory_write: MemoryWrite = memory_write
+        self.description = description
 
     @property
     def precision(self) -> dict[str, str]:
@@ -93,9 +107,7 @@ class HQTrackPipeline:
         """
         if mask is not None:
             out = self.tracker.step(image, mask, objects)
-            labels = np.asarray(out.labels)
-            return PipelineOutput(labels=labels, raw_labels=labels, object_ids=tuple(int(i) for i in out.object_ids),
-                                  frame_index=int(out.frame_index), refinement=None, tracker_output=out)
+            return PipelineOutput.of(out, np.asarray(out.labels))
         out = self.tracker.propagate(image)
         raw = np.asarray(out.labels)
         ids = tuple(int(i) for i in out.object_ids)
@@ -105,8 +117,7 @@ class HQTrackPipeline:
             refinement = self.refiner.refine(image, raw, ids)
             labels = refinement.labels
         self.tracker.remember(raw if self.memory_write == "raw" else labels)
-        return PipelineOutput(labels=labels, raw_labels=raw, object_ids=ids, frame_index=int(out.frame_index),
-                              refinement=refinement, tracker_output=out)
+        return PipelineOutput.of(out, labels, refinement)
 
     def remove_object(self, obj_id: int) -> None:
         """Stop tracking ``obj_id`` from the next frame on (the tracker's ``remove_object``; KeyError if unknown)."""

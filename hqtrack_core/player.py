@@ -27,6 +27,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .atomic import write_bytes_atomic
+
 __all__ = ["frame_player", "player_html", "save_player"]
 
 _SCRIPT = """
@@ -153,8 +155,6 @@ def frame_player(images: Sequence[np.ndarray], captions: Sequence[str] | None = 
 def save_player(path: str | os.PathLike, images: Sequence[np.ndarray], captions: Sequence[str] | None = None,
                 fps: float = 8.0, width: int | None = None, title: str = "", quality: int = 85) -> Path:
     """Write the player as a stand-alone HTML page (atomically); it needs no network."""
-    from .atomic import write_bytes_atomic
-
     body = player_html(images, captions, fps=fps, width=width, title=title, quality=quality)
     page = (f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{html.escape(title or "frames")}</title>'
             f"</head><body>{body}</body></html>\n")

@@ -16,6 +16,8 @@ log line of a run.
 from __future__ import annotations
 
 import contextlib
+import os
+import platform
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -35,8 +37,6 @@ _ATEN_NO_BF16 = ("DEFAULT", "AVX2")
 
 def _isa_cap() -> str | None:
     """The environment variable that stops torch from using this CPU's bf16 instructions, or None."""
-    import os
-
     for var in ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"):
         value = os.environ.get(var, "").upper()
         if value in _ONEDNN_NO_BF16:
@@ -100,8 +100,6 @@ def cpu_flags() -> frozenset[str]:
 @lru_cache(maxsize=1)
 def cpu_model() -> str:
     """The CPU's model name (``/proc/cpuinfo``, else :func:`platform.processor`)."""
-    import platform
-
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.is_file():
         for line in cpuinfo.read_text(errors="replace").splitlines():

@@ -21,9 +21,11 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import cv2
+import matplotlib.pyplot as plt
 import numpy as np
+from PIL import Image
 
-from .atomic import atomic_path
+from .atomic import atomic_path, write_bytes_atomic
 from .viz import overlay_labels
 
 __all__ = ["VIDEO_FORMATS", "overlay_frames", "OverlayVideoWriter", "write_overlay_video", "preview_indices",
@@ -91,8 +93,6 @@ class OverlayVideoWriter:
             pad = ((0, size[0] % 2), (0, size[1] % 2), (0, 0))  # MPEG-4 wants even sides: repeat the last row/column
             self._writer.write(np.ascontiguousarray(np.pad(frame, pad, mode="edge")[..., ::-1]))
         else:
-            from PIL import Image
-
             self._gif.append(Image.fromarray(frame).convert("P", palette=Image.Palette.ADAPTIVE, colors=255))
         self.count += 1
 
@@ -172,8 +172,6 @@ def write_contact_sheet(path: str | os.PathLike, images: Sequence[np.ndarray],
                         columns: int = 4, width: int | None = None) -> Path:
     """:func:`contact_sheet` of the frames (with their label maps drawn over, when given) written as a PNG,
     atomically."""
-    from .atomic import write_bytes_atomic
-
     path = check_output_suffix(path, (".png",), "contact sheet")
     tiles = overlay_frames(images, labels) if labels is not None else list(images)
     sheet = contact_sheet(tiles, captions, columns=columns, width=width)
@@ -187,8 +185,6 @@ def overlay_panels(images: Sequence[np.ndarray], labels: Sequence[np.ndarray], t
                    suptitle: str = "", panel_width: float = 4.0):
     """A matplotlib ``Figure``: one row of frames with their label maps drawn over (``overlay_labels``), each
     titled; ``panel_width`` inches per panel."""
-    import matplotlib.pyplot as plt
-
     if len(images) == 0 or len(images) != len(labels):
         raise ValueError(f"overlay_panels needs as many label maps as frames (>= 1), got {len(images)} and "
                          f"{len(labels)}")

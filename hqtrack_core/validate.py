@@ -9,28 +9,37 @@ in one line naming the problem and the fix, before a model is loaded.
 - :func:`check_output_folder` refuses an output folder that is, or is inside, the input folder;
   :func:`check_output_writable` one that cannot be written (read-only mount, no permission);
 - :func:`check_long_run` warns about an unbounded memory policy on a long video and about too little disk space;
-- :func:`check_preset_matches` refuses ``--model X`` with a checkpoint of another preset;
 - :func:`check_finite_weights` refuses weights that parse but hold NaN / inf, naming the tensor;
 - :func:`check_file_writable` refuses an extra output file (``--overlay``, ``--preview``, ``--json``) that cannot
   be written, before the work that produces it;
 - :func:`check_mask_pairs` refuses training frames and masks of different sizes, or masks without any object,
   reading image headers only.
+
+Weight files are read by :mod:`hqtrack_core.weights`; what they hold is checked against a model in
+:mod:`hqtrack_core.model.checkpoint` (``check_preset_matches``). This module is io: it imports no model code.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 import struct
+import warnings
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
+
+from .atomic import stage_parent
+from .data.masks import read_mask
 
 __all__ = ["frame_size", "check_device", "check_weights_file", "check_output_folder", "check_output_writable",
-           "check_long_run", "check_preset_matches", "check_finite_weights", "nonfinite_tensors",
-           "check_file_writable", "check_mask_pairs", "load_torch_file", "load_safetensors_file", "MIN_SHORT_EDGE"]
+           "check_long_run", "check_finite_weights", "nonfinite_tensors", "check_file_writable", "check_mask_pairs",
+           "MIN_SHORT_EDGE"]
 
 # Below this the network's 1/16 features are a few pixels wide: masks after the first frame come out empty.
 MIN_SHORT_EDGE = 64
@@ -149,10 +158,6 @@ def check_output_folder(out: str | os.PathLike, source: str | os.PathLike) -> No
 def check_output_writable(out: str | os.PathLike) -> None:
     """Create ``out``'s parent if needed and check that the staging folder can be made (beside ``out``, or
     inside an existing ``out``); an OSError (EROFS / EACCES) otherwise, before any work is done."""
-    import errno
-
-    from .atomic import stage_parent
-
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"--out {out} exists and is not a folder: choose a folder")
@@ -170,16 +175,12 @@ _MASK_BYTES_PER_FILE = 1024
 _MAX_UNBOUNDED_ENTRIES = 300
 
 
-def check_long_run(num_frames: int, size: tuple[int, int], memory: str, out: str | os.PathLike) -> None:
+def check_long_run(num_frames: int, size: tuple[int, int], memory: str, out: str | os.PathLike, policy) -> None:
     """Warnings for a long video: an unbounded memory policy (RAM grows with every ``gap`` frames) and a disk
     that will likely not hold the masks (checked with a generous estimate; the run itself fails cleanly on a
-    full disk, but only at the end of the video). Unknown memory policy names are a KeyError."""
-    import shutil
-    import warnings
-
-    from .inference.memory import memory_policy
-
-    policy = memory_policy(memory)
+    full disk, but only at the end of the video). ``memory``: the policy's name (for the message); ``policy``:
+    the policy itself (``hqtrack_core.inference.memory.memory_policy(memory)``: its ``long_term_gap`` and
+    ``max_long_term`` are read)."""
     entries = num_frames // policy.long_term_gap
     if policy.max_long_term is None and entries > _MAX_UNBOUNDED_ENTRIES:
         warnings.warn(f"memory policy {memory!r} is unbounded: about {entries} memory entries for {num_frames} "
@@ -191,22 +192,6 @@ def check_long_run(num_frames: int, size: tuple[int, int], memory: str, out: str
     if need > free:
         warnings.warn(f"{parent} has {free / 1e6:.0f} MB free; {num_frames} masks of {size[1]}x{size[0]} may need "
                       f"up to {need / 1e6:.0f} MB", stacklevel=2)
-
-
-def check_preset_matches(model: str | None, checkpoint: str | os.PathLike) -> None:
-    """``--model X`` with one of our ``.safetensors`` files (which name their own preset): they must agree."""
-    if model is None or Path(checkpoint).suffix != ".safetensors":
-        return
-    from .model.checkpoint import read_vmos_config
-    from .model.config import get_config
-
-    if read_vmos_config(checkpoint) != get_config(model):
-        from safetensors import safe_open
-
-        with safe_open(str(checkpoint), framework="pt") as handle:
-            preset = (handle.metadata() or {}).get("preset", "another preset")
-        raise ValueError(f"--model {model} conflicts with {Path(checkpoint).name}, which holds {preset}: "
-                         f"drop --model (the file names its own architecture) or pass a {model} checkpoint")
 
 
 def nonfinite_tensors(state) -> list[tuple[str, int, int]]:
@@ -253,10 +238,6 @@ def check_mask_pairs(pairs, what: str = "training data") -> None:
     """``pairs``: ``(frame path, mask path)``. Every mask must have its frame's size (headers only: cheap for
     thousands of files) and at least one mask must hold an object (masks are read until one does).
     ValueError naming the first mismatched pair and how many there are."""
-    from PIL import Image
-
-    from .data.masks import read_mask
-
     pairs = list(pairs)
     if not pairs:
         raise ValueError(f"{what}: no frame has a mask: check the folder layout")
@@ -274,33 +255,3 @@ def check_mask_pairs(pairs, what: str = "training data") -> None:
             return
     raise ValueError(f"{what}: none of the {len(pairs)} masks holds an object (all background): nothing to "
                      "learn; check the masks folder")
-
-
-def _unreadable(path: Path, what: str, err: Exception) -> ValueError:
-    detail = str(err).split("\n")[0][:160]
-    return ValueError(f"cannot read {what} {path} (damaged, truncated or not a weights file: "
-                      f"{type(err).__name__}: {detail}): download or copy it again")
-
-
-def load_torch_file(path: str | os.PathLike, what: str = "checkpoint", weights_only: bool = False):
-    """``torch.load(path, map_location="cpu")`` after :func:`check_weights_file`; a damaged file is a ValueError."""
-    import pickle
-
-    path = check_weights_file(path, what)
-    try:
-        return torch.load(path, map_location="cpu", weights_only=weights_only)
-    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, AttributeError, ImportError,
-            IndexError, KeyError, UnicodeDecodeError, struct.error) as err:
-        raise _unreadable(path, what, err) from err
-
-
-def load_safetensors_file(path: str | os.PathLike, what: str = "checkpoint", device: str = "cpu"):
-    """``safetensors.torch.load_file`` after :func:`check_weights_file`; a damaged file is a ValueError."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    path = check_weights_file(path, what)
-    try:
-        return load_file(str(path), device=device)
-    except SafetensorError as err:
-        raise _unreadable(path, what, err) from err

@@ -20,6 +20,8 @@ from collections.abc import Iterable, Sequence
 
 import cv2
 import numpy as np
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
 
 from .data.masks import DAVIS_PALETTE
 
@@ -93,9 +95,6 @@ def heatmap_colorbar(ax, heat: np.ndarray, label: str, normalize: bool = True):
     """A colour bar beside ``ax`` for a :func:`heatmap_overlay` of ``heat (h, w)`` drawn with its default colour
     map (JET): it spans the values the overlay's colours stand for, the finite min..max of ``heat`` when
     ``normalize`` (as the overlay rescales), else 0..1. Returns the colour bar."""
-    from matplotlib.cm import ScalarMappable
-    from matplotlib.colors import Normalize
-
     heat = np.asarray(heat, dtype=np.float64)
     valid = heat[np.isfinite(heat)]
     lo, hi = (float(valid.min()), float(valid.max())) if normalize and valid.size else (0.0, 1.0)

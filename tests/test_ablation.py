@@ -13,7 +13,7 @@ from hqtrack_core.ablation.generators import (LabelledClip, composite_clip, ping
                                               write_davis_folder)
 from hqtrack_core.ablation.rows import ROW_NAMES, get_row
 from hqtrack_core.cli import main
-from hqtrack_core.hub import ablation_checkpoint
+from hqtrack_core.api.checkpoints import ablation_checkpoint
 from hqtrack_core.data.datasets import davis_videos
 from hqtrack_core.data.toy_video import make_toy_video
 
@@ -141,9 +141,9 @@ def test_ablation_trained_rows_report_size_and_speed_not_accuracy(tiny_davis, tm
 
 def test_ablation_trained_row_without_checkpoints_says_not_run(tiny_davis, tmp_path, monkeypatch):
     """No committed checkpoint of any variant (a partial checkout): every variant is timed, none is scored."""
-    import hqtrack_core.hub as hub
+    import hqtrack_core.api.checkpoints as checkpoints
 
-    monkeypatch.setattr(hub, "artefacts_dir", lambda: tmp_path / "empty")
+    monkeypatch.setattr(checkpoints, "artefacts_dir", lambda: tmp_path / "empty")
     out = tmp_path / "out"
     assert main(["ablate", "multiscale", "--data", str(tiny_davis), "--sequences", "gamma", "--out", str(out),
                  "--precision", "fp32", "--short-edge", "33", "--max-frames", "4"]) == 0

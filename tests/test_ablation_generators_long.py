@@ -125,7 +125,8 @@ def test_study_builds_long_clips_and_faulty_rows(sources, tmp_path):
 
     from hqtrack_core.ablation.generators import write_davis_folder
     from hqtrack_core.ablation.rows import get_row
-    from hqtrack_core.ablation.study import AblationSettings, build_clips, load_videos
+    from hqtrack_core.ablation.dataset import build_clips, load_videos
+    from hqtrack_core.ablation.settings import AblationSettings
     from hqtrack_core.cli import main
 
     root = write_davis_folder(tmp_path / "d", sources, split="s")

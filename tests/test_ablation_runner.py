@@ -13,7 +13,9 @@ from hqtrack_core.ablation import shards
 from hqtrack_core.ablation.generators import LabelledClip, write_davis_folder
 from hqtrack_core.ablation.runner import run_row
 from hqtrack_core.ablation.shards import RunOptions, dist_env, shard_indices
-from hqtrack_core.ablation.study import AblationSettings, ablate, prepare
+from hqtrack_core.ablation.prepare import prepare
+from hqtrack_core.ablation.settings import AblationSettings
+from hqtrack_core.ablation.study import ablate
 from hqtrack_core.cli import main
 from hqtrack_core.data.toy_video import make_toy_video
 

@@ -8,7 +8,6 @@ model must run; most cases must fail *before* a model loads, which ``no_model`` 
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 
@@ -17,6 +16,7 @@ import pytest
 import torch
 from PIL import Image
 
+from hqtrack_core.atomic import write_json_atomic
 from hqtrack_core.cli import glue_negative_values, main
 from hqtrack_core.data.frames import list_frames, natural_key, open_frames
 from hqtrack_core.data.masks import read_mask, read_prompt_mask, write_mask
@@ -40,12 +40,12 @@ def toy(tmp_path_factory):
 @pytest.fixture
 def no_model(monkeypatch):
     """Fail the test if a VMOS model is loaded: input problems must be reported before that."""
-    import hqtrack_core.hub as hub
+    import hqtrack_core.commands.tracker_options as tracker_options
 
     def refuse(*args, **kwargs):
         raise AssertionError("the model was loaded before the bad input was reported")
 
-    monkeypatch.setattr(hub, "load_tracker", refuse)
+    monkeypatch.setattr(tracker_options, "build_tracker", refuse)
 
 
 def _error(capsys) -> str:
@@ -236,7 +236,7 @@ def test_bad_input_out_is_or_is_inside_the_input_folder(toy, tmp_path, capsys, n
 
 # --- weight files -------------------------------------------------------------------------------------------
 def _teach():
-    from hqtrack_core.hub import default_checkpoint
+    from hqtrack_core.api import default_checkpoint
 
     path = default_checkpoint()
     if not path.is_file():
@@ -274,7 +274,7 @@ def test_bad_input_damaged_weight_files(toy, tmp_path, capsys, no_model, kind):
 
 def test_bad_input_damaged_weight_file_api_is_a_value_error(tmp_path):
     """Past the header check (a pickle whose body is cut off): still a ValueError, never a raw unpickling error."""
-    from hqtrack_core.validate import load_torch_file
+    from hqtrack_core.weights import load_torch_file
 
     path = tmp_path / "legacy.pth"
     torch.save({"a": torch.zeros(100)}, path, _use_new_zipfile_serialization=False)
@@ -313,9 +313,7 @@ def test_bad_input_output_permissions_follow_the_umask(tmp_path):
         write_mask(tmp_path / "a.png", np.zeros((4, 4), np.uint8))
         os.umask(0o022)
         write_mask(tmp_path / "b.png", np.zeros((4, 4), np.uint8))
-        from hqtrack_core.training.checkpoints import atomic_write_text
-
-        atomic_write_text(tmp_path / "c.json", json.dumps({}))
+        write_json_atomic(tmp_path / "c.json", {})
     finally:
         os.umask(old)
     assert (tmp_path / "a.png").stat().st_mode & 0o777 == 0o640
@@ -375,11 +373,11 @@ def test_bad_input_resume_skips_a_damaged_newest_checkpoint_and_refuses_another_
 @pytest.fixture(scope="module")
 def pipeline():
     from hqtrack_core.inference.engine import VMOSTracker
-    from hqtrack_core.model.vmos import build_vmos
+    from hqtrack_core.model.build import vmos_from_preset
     from hqtrack_core.pipeline import HQTrackPipeline
 
     torch.manual_seed(0)
-    return HQTrackPipeline(VMOSTracker(build_vmos("deaot_t").eval(), device="cpu"))
+    return HQTrackPipeline(VMOSTracker(vmos_from_preset("deaot_t").eval(), device="cpu"))
 
 
 def test_bad_input_api_boolean_mask_and_remove_object(pipeline, toy):

@@ -180,11 +180,11 @@ def test_fault_vots_partial_and_extra_object_file(vots, capsys, tmp_path):
 @pytest.fixture(scope="module")
 def tracker():
     from hqtrack_core.inference.engine import VMOSTracker
-    from hqtrack_core.model.vmos import build_vmos
+    from hqtrack_core.model.build import vmos_from_preset
 
     torch.manual_seed(0)
     torch.set_num_threads(1)
-    return VMOSTracker(build_vmos("deaot_t").eval(), device="cpu")
+    return VMOSTracker(vmos_from_preset("deaot_t").eval(), device="cpu")
 
 
 @pytest.fixture(scope="module")

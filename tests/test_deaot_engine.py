@@ -8,7 +8,7 @@ import torch
 
 from hqtrack_core.inference import (HQTRACK_RESIZE, OFFICIAL_RESIZE, GroupEngine, MemoryPolicy, ResizePolicy,
                                     VMOSTracker, memory_policy)
-from hqtrack_core.model import VMOSConfig, build_vmos, get_config, register_config
+from hqtrack_core.model import VMOSConfig, vmos_from_preset, get_config, register_config
 from hqtrack_core.model.checkpoint import load_official_checkpoint, load_vmos, save_vmos
 
 H, W = 65, 97
@@ -17,7 +17,7 @@ H, W = 65, 97
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)
-    return build_vmos("deaot_t").eval()
+    return vmos_from_preset("deaot_t").eval()
 
 
 def _frames(n, seed=0, h=H, w=W):
@@ -166,7 +166,7 @@ def test_resize_policy_and_resized_tracking(model):
 
 def test_group_engine_is_differentiable():
     torch.manual_seed(0)
-    model = build_vmos("deaot_s").train()
+    model = vmos_from_preset("deaot_s").train()
     engine = GroupEngine(model, MemoryPolicy(long_term_gap=1))
     images = torch.randn(2, 3, H, W)
     labels = torch.zeros(2, H, W, dtype=torch.long)
@@ -188,7 +188,7 @@ def test_presets_and_registry():
         get_config("deaot_xl")
     with pytest.raises(KeyError, match="already registered"):
         register_config("deaot_t", VMOSConfig())
-    params = sum(p.numel() for p in build_vmos("deaot_t").parameters())
+    params = sum(p.numel() for p in vmos_from_preset("deaot_t").parameters())
     assert abs(params / 1e6 - 7.24) < 0.01  # published DeAOT-T size
 
 
@@ -207,7 +207,7 @@ def test_checkpoint_roundtrip_and_errors(model, tmp_path):
     for k, v in model.state_dict().items():
         torch.testing.assert_close(loaded.state_dict()[k], v)
     # official layouts: {'state_dict': ...} with DDP 'module.' prefixes
-    other = build_vmos("deaot_t")
+    other = vmos_from_preset("deaot_t")
     wrapped = {"state_dict": {"module." + k: v for k, v in model.state_dict().items()}}
     load_official_checkpoint(other, wrapped)
     torch.testing.assert_close(other.LSTT.layers[0].linear_QV.weight, model.LSTT.layers[0].linear_QV.weight)
@@ -220,7 +220,7 @@ def test_checkpoint_roundtrip_and_errors(model, tmp_path):
     msg = str(err.value)
     assert "id_norm.weight" in msg and "extra.weight" in msg and "decoder.conv_out.bias" in msg
     with pytest.raises(ValueError, match="shape mismatches"):
-        load_official_checkpoint(build_vmos("deaot_s"), model.state_dict())
+        load_official_checkpoint(vmos_from_preset("deaot_s"), model.state_dict())
     with pytest.raises(FileNotFoundError):
         load_vmos(tmp_path / "missing.safetensors")
 
@@ -253,7 +253,7 @@ def test_optimized_copy_equals_plain_model(model):
 
 
 def test_channel_argmax_first_max_wins():
-    from hqtrack_core.inference.engine import channel_argmax
+    from hqtrack_core.inference.merge import channel_argmax
 
     x = torch.randn(5, 7, 9)
     x[3, :2] = x[1, :2] = x.max() + 1  # ties: the lower channel wins, like torch.argmax

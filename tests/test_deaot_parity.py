@@ -14,8 +14,9 @@ import torch
 
 aot = pytest.importorskip("aot", reason="deaotpy (official DeAOT) is not installed")
 
-from hqtrack_core.inference import MemoryPolicy, VMOSTracker, normalize_image  # noqa: E402
-from hqtrack_core.model import build_vmos  # noqa: E402
+from hqtrack_core.data.transforms import normalize_image  # noqa: E402
+from hqtrack_core.inference import MemoryPolicy, VMOSTracker  # noqa: E402
+from hqtrack_core.model.build import vmos_from_preset  # noqa: E402
 
 TOL = 1e-4
 
@@ -54,7 +55,7 @@ def run_parity(official_name: str, ours_name: str, h: int, w: int, n_obj: int, n
 
     torch.manual_seed(0)
     official = _official(official_name)
-    ours = build_vmos(ours_name)
+    ours = vmos_from_preset(ours_name)
     ours.load_state_dict(official.state_dict())
     for layer in ours.LSTT.layers:
         layer.short_term_attn.mode = local_mode
@@ -114,6 +115,6 @@ def test_parity_deaot_twelve_objects_two_groups():
 def test_state_dict_names_equal_official():
     for official_name, ours_name in [("deaott", "deaot_t"), ("r50_deaotl", "r50_deaot_l")]:
         a = _official(official_name).state_dict()
-        b = build_vmos(ours_name).state_dict()
+        b = vmos_from_preset(ours_name).state_dict()
         assert set(a) == set(b)
         assert all(a[k].shape == b[k].shape for k in a)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 
 import cv2
 import numpy as np
@@ -12,7 +11,7 @@ from PIL import Image
 from hqtrack_core.data.datasets import davis_videos, folder_video, video_file, vots_video, write_davis_masks, youtube_vos_videos
 from hqtrack_core.data.frames import list_frames, open_frames, read_frame
 from hqtrack_core.data.masks import DAVIS_PALETTE, fit_mask_to, read_mask, write_mask
-from hqtrack_core.data.vot_format import INITIALIZATION, MaskRegion, Special, read_trajectory, write_trajectory
+from hqtrack_core.data.vot_format import INITIALIZATION, Special, write_trajectory
 from hqtrack_core.data.vots import (
     list_vots_sequences, read_vots_results, read_vots_sequence, result_path, write_vots_results, write_vots_sequence,
 )

@@ -3,7 +3,6 @@ the toolkit's files gives the toolkit's regions (pixels, offsets, special codes)
 
 from __future__ import annotations
 
-import io
 
 import numpy as np
 import pytest

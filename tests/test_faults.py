@@ -84,7 +84,7 @@ def test_fault_signal_cleans_up_and_exits_128_plus_n(long_video, tmp_path, signu
 
 
 def test_fault_keyboard_interrupt_in_process_cleans_up(toy, tmp_path, capsys, monkeypatch):
-    import hqtrack_core.tracking as tracking
+    import hqtrack_core.commands.track as tracking
 
     real = tracking.track_video
 
@@ -155,9 +155,9 @@ def test_fault_disk_full_mid_video(toy, tmp_path, capsys, monkeypatch):
 @pytest.mark.parametrize("how", ["no_write_access", "read_only_mount"])
 def test_fault_read_only_output_parent(toy, tmp_path, capsys, monkeypatch, how):
     """Reported before the model loads (simulated: tests may run as root, which ignores permissions)."""
-    import hqtrack_core.hub as hub
+    import hqtrack_core.commands.tracker_options as tracker_options
 
-    monkeypatch.setattr(hub, "load_tracker", lambda *a, **k: pytest.fail("model loaded before the check"))
+    monkeypatch.setattr(tracker_options, "build_tracker", lambda *a, **k: pytest.fail("model loaded before the check"))
     read_only = tmp_path / "ro"
     read_only.mkdir()
     if how == "no_write_access":
@@ -235,15 +235,14 @@ def test_fault_long_video_warnings_unbounded_memory_and_small_disk(tmp_path, mon
     import shutil
     import warnings
 
+    from hqtrack_core.inference.memory import memory_policy
     from hqtrack_core.validate import check_long_run
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        check_long_run(180_000, (480, 854), "released", tmp_path)  # bounded memory, enough disk: silent
+        check_long_run(180_000, (480, 854), "released", tmp_path, memory_policy("released"))  # silent
     with pytest.warns(UserWarning, match="unbounded"):
-        check_long_run(180_000, (480, 854), "deaot", tmp_path)
+        check_long_run(180_000, (480, 854), "deaot", tmp_path, memory_policy("deaot"))
     monkeypatch.setattr(shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(10**9, 10**9 - 10**6, 10**6))
     with pytest.warns(UserWarning, match="1 MB free"):
-        check_long_run(180_000, (480, 854), "released", tmp_path)
-    with pytest.raises(KeyError, match="unknown memory policy"):
-        check_long_run(10, (48, 64), "banana", tmp_path)
+        check_long_run(180_000, (480, 854), "released", tmp_path, memory_policy("released"))

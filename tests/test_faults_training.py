@@ -50,7 +50,7 @@ def _cfg(**changes):
 
 
 def _dataset(cfg, data):
-    from hqtrack_core.training.trainer import build_dataset
+    from hqtrack_core.training.dataset import build_dataset
 
     return build_dataset(cfg, data)
 
@@ -89,7 +89,8 @@ def test_fault_train_lr_too_high_stops_with_one_line_and_keeps_finite_checkpoint
 
 def test_fault_train_bad_data_is_named_as_the_cause(data, tmp_path):
     """A batch whose frames hold NaN (a broken augmentation, a corrupt decoder): the cause named is the data."""
-    from hqtrack_core.training.trainer import Trainer, TrainingDiverged
+    from hqtrack_core.training.divergence import TrainingDiverged
+    from hqtrack_core.training.trainer import Trainer
 
     cfg = _cfg()
     ds = _dataset(cfg, data)
@@ -113,7 +114,8 @@ def test_fault_train_bad_data_is_named_as_the_cause(data, tmp_path):
 
 def test_fault_train_nonfinite_weights_with_finite_loss_are_never_checkpointed(data, tmp_path, monkeypatch):
     """The loss of a step is finite but its update leaves an inf weight: caught before the checkpoint."""
-    from hqtrack_core.training.trainer import Trainer, TrainingDiverged
+    from hqtrack_core.training.divergence import TrainingDiverged
+    from hqtrack_core.training.trainer import Trainer
 
     cfg = _cfg()
     trainer = Trainer(cfg, tmp_path / "run", dataset=_dataset(cfg, data), progress=False)
@@ -190,7 +192,7 @@ def test_bad_input_training_data_refused_up_front(tmp_path, capsys, monkeypatch,
 # --- init / resume of another model -------------------------------------------------------------------------
 def test_bad_input_init_of_another_model_names_both(data, tmp_path):
     from hqtrack_core.model.checkpoint import save_vmos
-    from hqtrack_core.model.vmos import build_vmos
+    from hqtrack_core.model.build import vmos_from_preset
     from hqtrack_core.training.trainer import Trainer
 
     cfg = _cfg(steps=1)
@@ -200,11 +202,11 @@ def test_bad_input_init_of_another_model_names_both(data, tmp_path):
     with pytest.raises(ValueError, match="step_0000001.pt is a run of model deaot_t, this run trains deaot_s"):
         Trainer(cfg.replace(model="deaot_s", init_checkpoint=str(pt)), tmp_path / "r2", dataset=ds, progress=False)
     other = tmp_path / "s.safetensors"
-    save_vmos(build_vmos("deaot_s"), other, preset="deaot_s")
+    save_vmos(vmos_from_preset("deaot_s"), other, preset="deaot_s")
     with pytest.raises(ValueError, match="s.safetensors holds another model than deaot_t"):
         Trainer(cfg.replace(init_checkpoint=str(other)), tmp_path / "r3", dataset=ds, progress=False)
     bare = tmp_path / "bare.pth"  # a plain state dict of another size: names match, shapes do not
-    torch.save(build_vmos("deaot_s").state_dict(), bare)
+    torch.save(vmos_from_preset("deaot_s").state_dict(), bare)
     with pytest.raises(ValueError, match="bare.pth does not fit model deaot_t"):
         Trainer(cfg.replace(init_checkpoint=str(bare)), tmp_path / "r4", dataset=ds, progress=False)
 
@@ -241,7 +243,7 @@ def toy(tmp_path_factory):
 
 @pytest.fixture
 def no_tracking(monkeypatch):
-    import hqtrack_core.tracking as tracking
+    import hqtrack_core.commands.track as tracking
 
     monkeypatch.setattr(tracking, "track_video", lambda *a, **k: pytest.fail("a frame was tracked"))
 
@@ -249,9 +251,9 @@ def no_tracking(monkeypatch):
 @pytest.mark.parametrize("kind", ["safetensors", "official_pth"])
 def test_bad_input_weights_with_nan_refused_before_tracking(toy, tmp_path, capsys, no_tracking, kind):
     from hqtrack_core.model.checkpoint import save_vmos
-    from hqtrack_core.model.vmos import build_vmos
+    from hqtrack_core.model.build import vmos_from_preset
 
-    net = build_vmos("deaot_t")
+    net = vmos_from_preset("deaot_t")
     name = next(k for k, v in net.state_dict().items() if v.is_floating_point() and v.numel() > 4)
     with torch.no_grad():
         net.state_dict()[name].view(-1)[:3] = float("nan")
@@ -269,14 +271,14 @@ def test_bad_input_weights_with_nan_refused_before_tracking(toy, tmp_path, capsy
 
 
 def test_fault_training_checkpoint_as_checkpoint_tracks_with_its_ema(data, toy, tmp_path, capsys):
-    from hqtrack_core.hub import load_vmos_model
+    from hqtrack_core.api import build_vmos
     from hqtrack_core.training.trainer import Trainer
 
     cfg = _cfg(steps=1)
     trainer = Trainer(cfg, tmp_path / "run", dataset=_dataset(cfg, data), progress=False)
     trainer.run()
     pt = tmp_path / "run" / "checkpoints" / "step_0000001.pt"
-    net, description = load_vmos_model(None, pt)
+    net, description = build_vmos(checkpoint=pt)
     assert "EMA weights of training checkpoint step_0000001.pt (step 1" in description
     ema = trainer.ema_state_dict()
     assert all(torch.equal(v.float(), ema[k].float()) for k, v in net.state_dict().items() if k in ema)
@@ -355,9 +357,9 @@ def test_fault_training_and_ablation_started_twice_in_one_folder(data, tmp_path,
                                            ("--preview", "adir")])
 def test_bad_input_overlay_or_preview_not_writable_fails_before_the_model(toy, tmp_path, capsys, monkeypatch,
                                                                           option, target):
-    import hqtrack_core.hub as hub
+    import hqtrack_core.commands.tracker_options as tracker_options
 
-    monkeypatch.setattr(hub, "load_tracker", lambda *a, **k: pytest.fail("model loaded before the check"))
+    monkeypatch.setattr(tracker_options, "build_tracker", lambda *a, **k: pytest.fail("model loaded before the check"))
     (tmp_path / "ro").mkdir()
     (tmp_path / "adir").mkdir()
     real_access = os.access
@@ -368,3 +370,27 @@ def test_bad_input_overlay_or_preview_not_writable_fails_before_the_model(toy, t
     err = _one_line(capsys)
     assert option in err and str(tmp_path / target) in err, err
     assert not (tmp_path / "out").exists()
+
+
+def test_resume_with_init_on_a_fresh_folder_starts_from_the_init_weights(data, tmp_path):
+    """``--resume --init W`` in a folder without checkpoints is a first launch: it starts from W (it used to
+    ignore W and start from scratch); once a checkpoint exists, resuming wins over W."""
+    from hqtrack_core.training.trainer import Trainer
+
+    cfg = _cfg(steps=2)
+    ds = _dataset(cfg, data)
+    Trainer(cfg, tmp_path / "a", dataset=ds, progress=False).run()
+    init = tmp_path / "a" / "checkpoints" / "step_0000002.pt"
+    ema = torch.load(init, map_location="cpu", weights_only=False)["ema"]["model"]
+
+    def starts_from_init(trainer) -> bool:
+        state = trainer.model.state_dict()
+        return all(torch.equal(state[k], v.to(state[k].dtype)) for k, v in ema.items() if k in state)
+
+    assert not starts_from_init(Trainer(cfg, tmp_path / "c", dataset=ds, progress=False))  # the test can fail
+    fresh = Trainer(cfg.replace(init_checkpoint=str(init)), tmp_path / "b", dataset=ds, progress=False, resume=True)
+    assert fresh.resumed_from is None and starts_from_init(fresh)
+    fresh.stop_after = 1
+    fresh.run()
+    again = Trainer(cfg.replace(init_checkpoint=str(init)), tmp_path / "b", dataset=ds, progress=False, resume=True)
+    assert again.resumed_from is not None and again.step == 1

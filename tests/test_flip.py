@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from hqtrack_core.inference import MemoryPolicy, VMOSTracker
-from hqtrack_core.model import build_vmos
+from hqtrack_core.model.build import vmos_from_preset
 
 H, W = 65, 97
 
@@ -15,7 +15,7 @@ H, W = 65, 97
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)
-    return build_vmos("deaot_t").eval()
+    return vmos_from_preset("deaot_t").eval()
 
 
 def _video(n=6, seed=1):

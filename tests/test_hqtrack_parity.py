@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from hqtrack_core.inference.engine import GroupEngine
+from hqtrack_core.inference.group import GroupEngine
 from hqtrack_core.inference.memory import memory_policy
 from hqtrack_core.model.gpm import LayerMemory
 from hqtrack_core.model.identification import one_hot_labels

@@ -14,7 +14,8 @@ from hqtrack_core.model.checkpoint import load_official_checkpoint
 from hqtrack_core.model.config import get_config
 from hqtrack_core.model.identification import one_hot_labels
 from hqtrack_core.model.init_rules import name_rule_state_dict
-from hqtrack_core.model.multiscale import MultiScaleIDs, MultiScaleVMOS, build_multiscale_vmos
+from hqtrack_core.model.build import vmos_from_preset
+from hqtrack_core.model.multiscale import MultiScaleIDs, MultiScaleVMOS
 from hqtrack_core.model.vmos import VMOS
 from hqtrack_core.paths import artefacts_dir
 
@@ -24,7 +25,7 @@ SHAPES = artefacts_dir() / "fixtures" / "hqtrack_vmos_parity" / "official_state_
 @pytest.fixture(scope="module")
 def teach():
     torch.manual_seed(0)
-    return build_multiscale_vmos("hqtrack_teach").eval()
+    return vmos_from_preset("hqtrack_teach").eval()
 
 
 def _clip(t: int = 6, size: int = 65):
@@ -42,9 +43,9 @@ def test_presets_registered_and_switches():
     assert tuple(vmos.encoder_dims) == (64, 128, 256, 256)
     teach = get_config("hqtrack_teach")
     assert teach.encoder == "mobilenetv2" and teach.multiscale
-    assert isinstance(build_multiscale_vmos("hqtrack_teach", multiscale=False), VMOS)
-    assert not isinstance(build_multiscale_vmos("hqtrack_teach", multiscale=False), MultiScaleVMOS)
-    resnet = build_multiscale_vmos("hqtrack_teach", encoder="resnet50", encoder_dims=(256, 512, 1024, 1024))
+    assert isinstance(vmos_from_preset("hqtrack_teach", multiscale=False), VMOS)
+    assert not isinstance(vmos_from_preset("hqtrack_teach", multiscale=False), MultiScaleVMOS)
+    resnet = vmos_from_preset("hqtrack_teach", encoder="resnet50", encoder_dims=(256, 512, 1024, 1024))
     assert resnet.LSTT.s8_proj.in_channels == 512 and resnet.LSTT.s4_proj.in_channels == 256
 
 
@@ -52,7 +53,7 @@ def test_heads_and_shapes(teach):
     images = torch.randn(1, 3, 65, 81)
     labels = torch.zeros(1, 65, 81, dtype=torch.long)
     labels[:, 10:30, 10:40] = 1
-    for model in (teach, build_multiscale_vmos("hqtrack_teach", decoder="fpn").eval()):
+    for model in (teach, vmos_from_preset("hqtrack_teach", decoder="fpn").eval()):
         with torch.no_grad():
             feats = model.encode(images)
             ids = model.id_embedding(one_hot_labels(labels, 11))

@@ -1,18 +1,18 @@
 """Int8 storage of our VMOS checkpoints (hqtrack_core/model/int8_storage.py): half the file, every weight within
 half a quantisation step of the original, the card and config kept, and loading through every path that reads our
-files (load_vmos, load_vmos_model, training --init)."""
+files (load_vmos, api.build_vmos, training --init)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from hqtrack_core.hub import load_vmos_model
+from hqtrack_core.api import build_vmos
 from hqtrack_core.model.card import ModelCard, read_model_card
 from hqtrack_core.model.checkpoint import load_vmos, read_vmos_config, save_vmos
-from hqtrack_core.model.int8_storage import (SCALE_SUFFIX, dequantize_state, quantize_state,
-                                             write_int8_checkpoint)
-from hqtrack_core.model.vmos import build_vmos
+from hqtrack_core.model.build import vmos_from_preset
+from hqtrack_core.model.int8_storage import quantize_state, write_int8_checkpoint
+from hqtrack_core.weights import SCALE_SUFFIX, dequantize_state
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,7 @@ def fp16_checkpoint(tmp_path_factory):
     torch.manual_seed(3)
     path = tmp_path_factory.mktemp("int8") / "small.safetensors"
     card = ModelCard(name="deaot_t", train_short_edge=97, preferred_short_edge=97, data="none (random)", steps="0")
-    save_vmos(build_vmos("deaot_t").half(), path, preset="deaot_t", card=card)
+    save_vmos(vmos_from_preset("deaot_t").half(), path, preset="deaot_t", card=card)
     return path, card
 
 
@@ -65,7 +65,7 @@ def test_int8_checkpoint_is_half_the_size_and_loads_everywhere(fp16_checkpoint, 
             assert torch.all(diff.reshape(a[key].shape[0], -1).amax(1) <= bound * 1.01 + 1e-3), key
         else:
             assert torch.equal(a[key], b[key]), key
-    net, description = load_vmos_model(None, small)
+    net, description = build_vmos(checkpoint=small)
     assert small.name in description
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from hqtrack_core.inference import MemoryPolicy, VMOSTracker
-from hqtrack_core.model import build_vmos
+from hqtrack_core.model.build import vmos_from_preset
 from hqtrack_core.model.gpm import GatedPropagationModule
 
 H, W = 65, 97
@@ -16,7 +16,7 @@ H, W = 65, 97
 
 def test_memory_values_computed_once_per_write_and_concatenation_reused(monkeypatch):
     torch.manual_seed(0)
-    model = build_vmos("deaot_t").eval()
+    model = vmos_from_preset("deaot_t").eval()
     calls = []
     real = GatedPropagationModule.fuse_id
 

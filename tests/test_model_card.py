@@ -1,5 +1,5 @@
-"""The model card stored in our checkpoints sets the defaults of ``load_tracker`` and ``hqtrack track``; the
-derived DAVIS splits (train_fit / train_holdout) partition the train split."""
+"""The model card stored in our checkpoints sets the defaults of ``InferenceConfig.from_card`` and ``hqtrack track``;
+the derived DAVIS splits (train_fit / train_holdout) partition the train split."""
 
 from __future__ import annotations
 
@@ -14,12 +14,19 @@ from hqtrack_core.data.masks import read_mask
 from hqtrack_core.data.splits import DERIVED_SPLITS, TRAIN_HOLDOUT
 from hqtrack_core.data.toy_video import make_toy_video
 from hqtrack_core.inference.memory import memory_policy
-from hqtrack_core.hub import default_checkpoint, load_tracker, model_card_of
+from hqtrack_core.api import InferenceConfig, build_tracker, default_checkpoint, model_card_of
 from hqtrack_core.model.card import ModelCard, read_model_card, write_model_card
 from hqtrack_core.model.checkpoint import load_vmos, save_vmos
-from hqtrack_core.model.vmos import build_vmos
+from hqtrack_core.model.build import vmos_from_preset
 
 from _toy_helpers import write_toy_clip
+
+
+def vmos_tracker(**settings):
+    """VMOS through the front door, ``(VMOSTracker, description)``: ``build_tracker(InferenceConfig.from_card(...))``
+    on the CPU (a setting not given is the card's)."""
+    pipeline = build_tracker(InferenceConfig.from_card(**settings), device="cpu")
+    return pipeline.tracker, pipeline.description
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +37,7 @@ def small_checkpoint(tmp_path_factory):
     path = tmp_path_factory.mktemp("card") / "small.safetensors"
     card = ModelCard(name="deaot_t", train_short_edge=97, preferred_short_edge=97, preferred_refiner="classical",
                      preferred_memory="paper", preferred_precision="fp32", data="none (random)", steps="0")
-    save_vmos(build_vmos("deaot_t"), path, preset="deaot_t", card=card)
+    save_vmos(vmos_from_preset("deaot_t"), path, preset="deaot_t", card=card)
     return path, card
 
 
@@ -48,56 +55,63 @@ def test_model_card_round_trip_and_rewrite_keeps_weights(small_checkpoint, tmp_p
 
 @pytest.mark.parametrize("bad", [dict(preferred_precision="fp8"), dict(preferred_refiner="hqsam"),
                                  dict(preferred_short_edge=8), dict(train_short_edge="240"),
-                                 dict(preferred_memory="banana"), dict(preferred_flip="yes")])
+                                 dict(preferred_memory=3), dict(preferred_memory=""), dict(preferred_flip="yes")])
 def test_model_card_rejects_bad_values(bad):
     with pytest.raises(ValueError, match="model card"):
         ModelCard(name="x", **bad)
 
 
-def test_load_tracker_takes_short_edge_from_the_card(small_checkpoint):
+def test_tracker_takes_short_edge_from_the_card(small_checkpoint):
     path, _ = small_checkpoint
-    tracker, info = load_tracker(checkpoint=path, device="cpu")
+    tracker, info = vmos_tracker(checkpoint=path)
     assert tracker.resize is not None and tracker.resize.size_for(160, 224)[0] == 97
     assert "short edge 97 (model card)" in info
-    tracker, info = load_tracker(checkpoint=path, device="cpu", short_edge=None)
+    tracker, info = vmos_tracker(checkpoint=path, short_edge=None)
     assert tracker.resize.size_for(160, 224) == (161, 225) and "input size" in info  # snapped to 16k+1 only
     with pytest.raises(ValueError, match="short_edge"):
-        load_tracker(checkpoint=path, device="cpu", short_edge=0)
+        vmos_tracker(checkpoint=path, short_edge=0)
 
 
-def test_load_tracker_takes_the_memory_policy_from_the_card(small_checkpoint, tmp_path):
+def test_tracker_takes_the_memory_policy_from_the_card(small_checkpoint, tmp_path):
     path, _ = small_checkpoint
-    tracker, info = load_tracker(checkpoint=path, device="cpu")
+    tracker, info = vmos_tracker(checkpoint=path)
     assert tracker.policy == memory_policy("paper") and "memory policy 'paper' (model card)" in info
-    tracker, info = load_tracker(checkpoint=path, device="cpu", memory="released")  # the caller's choice wins
+    tracker, info = vmos_tracker(checkpoint=path, memory="released")  # the caller's choice wins
     assert tracker.policy == memory_policy("released") and "memory policy 'released'," in info
     # a card written before the field existed (no preferred_memory key) means the released policy
     old = {k: v for k, v in read_model_card(path).to_dict().items() if k != "preferred_memory"}
     assert ModelCard.from_dict(old).preferred_memory == "released"
     no_card = tmp_path / "no_card.safetensors"
-    save_vmos(build_vmos("deaot_t"), no_card, preset="deaot_t")
-    tracker, info = load_tracker(checkpoint=no_card, device="cpu")
+    save_vmos(vmos_from_preset("deaot_t"), no_card, preset="deaot_t")
+    tracker, info = vmos_tracker(checkpoint=no_card)
     assert tracker.policy == memory_policy("released") and "memory policy 'released'," in info
     with pytest.raises(KeyError, match="unknown memory policy 'banana'"):
-        load_tracker(checkpoint=path, device="cpu", memory="banana")
+        vmos_tracker(checkpoint=path, memory="banana")
+    # a card naming an unknown policy (the model layer does not know the presets) is refused where the card is
+    # resolved, before the weights load
+    odd = tmp_path / "odd_card.safetensors"
+    odd.write_bytes(path.read_bytes())
+    write_model_card(odd, read_model_card(path).replace(preferred_memory="banana"))
+    with pytest.raises(KeyError, match="unknown memory policy 'banana'"):
+        vmos_tracker(checkpoint=odd)
 
 
-def test_load_tracker_takes_the_flip_from_the_card(small_checkpoint, tmp_path):
+def test_tracker_takes_the_flip_from_the_card(small_checkpoint, tmp_path):
     path, card = small_checkpoint
-    tracker, info = load_tracker(checkpoint=path, device="cpu")  # the fixture's card: no flip
+    tracker, info = vmos_tracker(checkpoint=path)  # the fixture's card: no flip
     assert tracker.flip is False and "test-time flip off (model card)" in info
     flipped = tmp_path / "flipped.safetensors"
     flipped.write_bytes(path.read_bytes())
     write_model_card(flipped, card.replace(preferred_flip=True))
-    tracker, info = load_tracker(checkpoint=flipped, device="cpu")
+    tracker, info = vmos_tracker(checkpoint=flipped)
     assert tracker.flip is True and tracker.num_views == 2 and "test-time flip on (model card)" in info
-    tracker, info = load_tracker(checkpoint=flipped, device="cpu", flip=False)  # the caller's choice wins
+    tracker, info = vmos_tracker(checkpoint=flipped, flip=False)  # the caller's choice wins
     assert tracker.flip is False and "test-time flip off," in info
     # a card written before the field existed (no preferred_flip key) means no flip
     old = {k: v for k, v in card.to_dict().items() if k != "preferred_flip"}
     assert ModelCard.from_dict(old).preferred_flip is False
-    with pytest.raises(ValueError, match="flip must be True, False or 'auto'"):
-        load_tracker(checkpoint=path, device="cpu", flip="yes")
+    with pytest.raises(ValueError, match="flip must be True or False"):
+        vmos_tracker(checkpoint=path, flip="yes")
 
 
 def test_committed_teaching_checkpoint_has_a_card():
@@ -140,7 +154,8 @@ def _budget(steps: str) -> str:
 def test_committed_ablation_checkpoints_load_into_their_presets():
     """Rows 1-2's committed variants: each file loads strictly into the preset it is named after, carries a card of
     that name with the teaching recipe, and all of them stay within the 100 MB budget."""
-    from hqtrack_core.hub import ablation_baseline_checkpoint, ablation_checkpoint, load_vmos_model
+    from hqtrack_core.api import build_vmos
+    from hqtrack_core.api.checkpoints import ablation_baseline_checkpoint, ablation_checkpoint
 
     folder = ablation_checkpoint("x").parent
     files = sorted(folder.glob("*.safetensors")) if folder.is_dir() else []
@@ -152,7 +167,7 @@ def test_committed_ablation_checkpoints_load_into_their_presets():
         assert card is not None and card.name == path.stem and card.licence.startswith("CC BY-NC 4.0")
         # the budget of the teaching model the study runs, v2 (the thread count it ran with is not part of it)
         assert _budget(card.steps) == _budget(read_model_card(ablation_baseline_checkpoint()).steps)
-        net, description = load_vmos_model(path.stem, path)
+        net, description = build_vmos(model=path.stem, checkpoint=path)
         assert path.name in description and sum(p.numel() for p in net.parameters()) > 1e6
 
 

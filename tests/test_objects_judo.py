@@ -17,7 +17,7 @@ from hqtrack_core.data.datasets import folder_video
 from hqtrack_core.data.masks import fit_mask_to, read_mask
 from hqtrack_core.inference.engine import VMOSTracker
 from hqtrack_core.inference.memory import memory_policy
-from hqtrack_core.model.multiscale import build_multiscale_vmos
+from hqtrack_core.model.build import vmos_from_preset
 
 SCALE = 0.25  # 854x480 -> 214x120: the mechanics do not depend on the size
 PROMPTS = {0: {1}, 5: {2}, 8: {3}, 13: {4}}
@@ -51,7 +51,7 @@ def test_judo_layout_and_short_mask(shared_data):
 
 def _tracker(preset: str = "deaot_t") -> VMOSTracker:
     torch.manual_seed(0)
-    net = build_multiscale_vmos(preset).eval()
+    net = vmos_from_preset(preset).eval()
     return VMOSTracker(net, policy=memory_policy("released", long_term_gap=4))
 
 

@@ -10,11 +10,12 @@ import pytest
 import torch
 
 from hqtrack_core.cli import main
-from hqtrack_core.hub import model_card_of
+from hqtrack_core.api import model_card_of
 from hqtrack_core.data.masks import read_mask
 from hqtrack_core.data.toy_video import make_toy_video
-from hqtrack_core.inference.engine import ResizePolicy, VMOSTracker
-from hqtrack_core.model.vmos import build_vmos
+from hqtrack_core.inference.engine import VMOSTracker
+from hqtrack_core.inference.preprocess import ResizePolicy
+from hqtrack_core.model.build import vmos_from_preset
 from hqtrack_core.precision import cpu_bf16_support, cpu_flags, cpu_model, describe_cpu, resolve_precision
 
 from _toy_helpers import write_toy_clip
@@ -67,15 +68,15 @@ def test_describe_cpu_names_the_cpu_kind():
 
 
 def test_precision_unknown_name_fails_before_loading_a_tracker():
-    from hqtrack_core.hub import load_tracker
+    from hqtrack_core.api import InferenceConfig
 
     with pytest.raises(ValueError, match="precision must be one of"):
-        load_tracker(checkpoint="none", device="cpu", precision="half")
+        InferenceConfig.from_card(checkpoint="none", device="cpu", precision="half")
 
 
 def test_precision_tracker_default_is_exact_fp32_and_bf16_outputs_are_fp32():
     torch.manual_seed(0)
-    net = build_vmos("deaot_t").eval()
+    net = vmos_from_preset("deaot_t").eval()
     video = make_toy_video(num_frames=3, height=97, width=129, num_objects=2, seed=1)
     exact = VMOSTracker(net, device="cpu")
     low = VMOSTracker(net, device="cpu", precision="bf16")
@@ -163,13 +164,13 @@ def test_bf16_training_one_ci_smoke_step_keeps_fp32_master_weights(tmp_path):
 def test_bf16_labels_agree_with_fp32_on_a_davis_clip(shared_data):
     from hqtrack_core.data.frames import open_frames
     from hqtrack_core.evaluation.precision_agreement import compare_precisions
-    from hqtrack_core.hub import default_checkpoint, load_vmos_model
+    from hqtrack_core.api import build_vmos, default_checkpoint
 
     if not default_checkpoint().is_file():
         pytest.skip("the committed teaching checkpoint is absent")
     seq = shared_data / "davis2016" / "JPEGImages" / "480p" / "blackswan"
     mask = read_mask(shared_data / "davis2016" / "Annotations" / "480p" / "blackswan" / "00000.png").astype(np.int64)
-    net, _ = load_vmos_model()
+    net, _ = build_vmos()
     result = compare_precisions(net.eval(), open_frames(seq), mask, "bf16",
                                 resize=ResizePolicy(min_short_edge=240, max_short_edge=240), max_frames=5)
     assert result.precision == "bf16" and len(result.stems) == 4

@@ -109,7 +109,8 @@ def test_refiner_classical_on_davis_frame(shared_data):
 @pytest.mark.shared_data
 def test_refiner_offline_measure_table(shared_data, tmp_path):
     """The measurement module end to end on one frame: every raw-mask kind gets four rows, JSON written."""
-    from hqtrack_core.refine.measure import format_table, measure, write_json
+    from hqtrack_core.atomic import write_json_atomic
+    from hqtrack_core.refine.measure import format_table, measure
 
     result = measure(shared_data / "davis2016", stride=100, sequences=["car-shadow"])
     rows = {(r["perturbation"], r["mask"]): r for r in result["rows"]}
@@ -119,7 +120,7 @@ def test_refiner_offline_measure_table(shared_data, tmp_path):
     assert rows[("none", "raw")]["J"] == 100.0
     assert rows[("dilate7", "refined + selector 0.1")]["J"] > rows[("dilate7", "raw")]["J"]
     assert "dilate7" in format_table(result)
-    assert write_json(result, tmp_path / "t.json").read_text().startswith("{")
+    assert write_json_atomic(tmp_path / "t.json", result).read_text().startswith("{")
 
 
 def test_shift_out_of_the_frame_is_empty():

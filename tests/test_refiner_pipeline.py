@@ -8,10 +8,12 @@ import pytest
 import torch
 
 from hqtrack_core.inference.engine import VMOSTracker
-from hqtrack_core.model.vmos import build_vmos
+from hqtrack_core.model.build import vmos_from_preset
 from hqtrack_core.pipeline import HQTrackPipeline
 from hqtrack_core.refine import build_refiner
 from hqtrack_core.refine.base import Proposals, Refiner
+
+from _toy_helpers import noise_video
 
 H, W = 65, 97
 
@@ -34,17 +36,12 @@ class GrowRefiner(Refiner):
 
 
 def _video(n=4):
-    rng = np.random.default_rng(0)
-    frames = [(rng.random((H, W, 3)) * 255).astype(np.uint8) for _ in range(n)]
-    mask = np.zeros((H, W), np.int64)
-    mask[10:30, 10:40] = 1
-    mask[35:60, 50:90] = 2
-    return frames, mask
+    return noise_video(n, H, W, np.int64)
 
 
 def _tracker():
     torch.manual_seed(0)
-    return VMOSTracker(build_vmos("deaot_t", embed_dim=32, att_dim=16))
+    return VMOSTracker(vmos_from_preset("deaot_t", embed_dim=32, att_dim=16))
 
 
 @pytest.mark.parametrize("memory_write", ["raw", "refined"])

@@ -10,12 +10,12 @@ from hqtrack_core.cli import main
 from hqtrack_core.model.card import ModelCard, read_model_card
 from hqtrack_core.model.checkpoint import load_vmos, save_vmos
 from hqtrack_core.model.soup import average_checkpoints, read_averaged_from
-from hqtrack_core.model.vmos import build_vmos
+from hqtrack_core.model.build import vmos_from_preset
 
 
 def _save(path, seed, preset="deaot_t", half=False, card=None):
     torch.manual_seed(seed)
-    model = build_vmos(preset)
+    model = vmos_from_preset(preset)
     for p in model.parameters():  # make every weight differ between seeds, biases and norms included
         p.data.add_(torch.randn_like(p) * 0.1)
     if half:

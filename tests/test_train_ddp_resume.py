@@ -40,7 +40,7 @@ def _ddp_worker(rank: int, world: int, port: int, data: str, out: str) -> None:
     torch.set_num_threads(1)
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
                       LOCAL_RANK=str(rank))
-    from hqtrack_core.training.trainer import cleanup_distributed
+    from hqtrack_core.training.distributed import cleanup_distributed
 
     cfg = TINY.replace(steps=3, save_every=3)
     trainer = Trainer(cfg, out, dataset=_dataset(Path(data), cfg), progress=False)
@@ -116,14 +116,14 @@ def test_unroll_matches_the_official_engine_training_forward():
     from aot.networks.layers.loss import CrossEntropyLoss, SoftJaccordLoss
     from aot.networks.models import build_vos_model
 
-    from hqtrack_core.model.vmos import build_vmos
+    from hqtrack_core.model.build import vmos_from_preset
     from hqtrack_core.training.losses import SegmentationLoss
     from hqtrack_core.training.unroll import ClipUnroller
 
     cfg = DefaultEngineConfig("parity", "deaott")
     cfg.MODEL_ENCODER_PRETRAIN = None
     official = build_vos_model("deaot", cfg).eval()
-    ours = build_vmos("deaot_t").eval()
+    ours = vmos_from_preset("deaot_t").eval()
     ours.load_state_dict(official.state_dict(), strict=True)
     gap = 2
     engine = build_engine("deaotengine", "train", aot_model=official, gpu_id=0, long_term_mem_gap=gap)
@@ -145,6 +145,34 @@ def test_unroll_matches_the_official_engine_training_forward():
         worst = max(worst, max((a - b).abs().max().item() for a, b in zip(frame_losses, out.frame_losses)))
     print(f"unroll vs official engine: worst per-frame loss difference {worst:.2e}")
     assert worst < 1e-5
+
+
+@pytest.mark.parametrize("gap,expected", [(1, [1, 2, 3, 4, 5]), (2, [1, 1, 2, 2, 3]), (9999, [1, 1, 1, 1, 1])])
+def test_unroll_long_term_memory_grows_every_gap_frames(gap, expected):
+    """Frames 1..5 of a 6-frame clip read a long-term memory of the reference plus frame ``t - 1`` whenever ``gap``
+    frames have passed since the last entry (never evicted): counted in entries from the keys each propagation
+    reads (the short-term memory is one entry)."""
+    from hqtrack_core.model.build import vmos_from_preset
+    from hqtrack_core.training.losses import SegmentationLoss
+    from hqtrack_core.training.unroll import ClipUnroller
+
+    torch.manual_seed(0)
+    net = vmos_from_preset("deaot_t").eval()
+    entries = []
+    real = net.propagate
+
+    def spy(features, memories=None, id_emb=None):
+        if memories is not None:
+            entries.append(memories[0].long_key.shape[1] / memories[0].short_key.shape[1])
+        return real(features, memories, id_emb)
+
+    net.propagate = spy
+    unroller = ClipUnroller(net, SegmentationLoss(0.15, 100), long_term_gap=gap)
+    labels = torch.zeros(1, 6, 49, 49, dtype=torch.long)
+    labels[:, :, 10:30, 12:34] = 1
+    with torch.no_grad():
+        unroller(torch.randn(1, 6, 3, 49, 49), labels, [1], step=0, aux_weight=0.0, use_prev_pred=False)
+    assert entries == expected
 
 
 def test_export_writes_loadable_ema_weights_that_the_engine_tracks(tmp_path):

@@ -131,4 +131,6 @@ def test_presets_are_complete_and_round_trip_through_json(tmp_path):
         TrainConfig.from_dict({"bogus": 1})
     with pytest.raises(ValueError, match="stage"):
         TrainConfig(stage=3)
+    with pytest.raises(ValueError, match="long_term_gap must be >= 1"):
+        TrainConfig(long_term_gap=0)
     assert math.isfinite(lr_at(0, s1))

@@ -270,16 +270,16 @@ def test_vot_toolkit_masks_equal_the_hqtrack_track_loop(toolkit_run):
     """The masks that went through TraX (and the toolkit's files) equal those of the ``hqtrack track`` loop run here
     with the same options: same building code, objects and offsets transported exactly."""
     from hqtrack_core.cli import build_parser
-    from hqtrack_core.commands.tracker_options import build_pipeline, check_tracker_options
+    from hqtrack_core.commands.tracker_options import build_pipeline, check_tracker_options, tracker_config
     from hqtrack_core.data.frames import read_frame
     from hqtrack_core.data.vot_format import MaskRegion, read_trajectory
     from hqtrack_core.data.vots import read_vots_sequence
-    from hqtrack_core.tracking import track_video
+    from hqtrack_core.api import track_video
 
     sequence = read_vots_sequence(toolkit_run["seqs"] / "late")
     args = build_parser().parse_args(["vot", "run", "--checkpoint", str(CHECKPOINT), *OPTIONS])
     check_tracker_options(args)
-    pipeline = build_pipeline(args, "test")
+    pipeline = build_pipeline(tracker_config(args), "test")
     frames = [(f"{i:05d}", read_frame(p)) for i, p in enumerate(sequence.frames)]
     starts = {}
     for obj in sequence.objects:  # each object's first annotated frame: its prompt

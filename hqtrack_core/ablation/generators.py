@@ -24,6 +24,8 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from ..data.datasets import write_davis_masks
+
 
 @dataclass
 class LabelledClip:
@@ -195,6 +197,51 @@ def _inscribed(mask: np.ndarray) -> tuple[float, tuple[float, float]]:
     return float(dist[y, x]), (float(y), float(x))
 
 
+def _absence_schedule(rng: np.random.Generator, length: int, events: int, absence: tuple[int, int], transition: int,
+                      occluders: Sequence[LabelledClip]) -> list[dict]:
+    """The events of :func:`long_clip`: a visible lead-in, then per event: transition out, absence, transition in, a
+    visible stretch; at most 60% of the free frames go to absences (the rest: the target visible, so the memory has
+    it to hold). Each event: ``kind``, ``out``, ``absent`` ``[first, last + 1]``, ``back``, ``occluder``."""
+    lo, hi = absence
+    if not 1 <= lo <= hi:
+        raise ValueError(f"absence range must satisfy 1 <= lo <= hi, got {absence}")
+    lead, stretch = 30, 30
+    budget = length - lead - events * (2 * transition + stretch)
+    if budget < events * lo:
+        raise ValueError(f"{events} absences of at least {lo} frames do not fit in {length} frames")
+    cap = max(lo, min(hi, int(0.6 * budget / events)))
+    durations = [int(rng.integers(lo, cap + 1)) for _ in range(events)]
+    kinds = ["exit", "occlusion"] if rng.uniform() < 0.5 else ["occlusion", "exit"]
+    spare = budget - sum(durations)
+    schedule, t = [], lead + int(rng.integers(0, spare // (events + 1) + 1))
+    for k, d in enumerate(durations):
+        schedule.append({"kind": kinds[k % 2], "out": t, "absent": [t + transition, t + transition + d],
+                         "back": t + 2 * transition + d, "occluder": occluders[k % len(occluders)].name})
+        t += 2 * transition + d + stretch + int(rng.integers(0, spare // (events + 1) + 1))
+    return schedule
+
+
+def _paste_occluder(frame: np.ndarray, label: np.ndarray, occ: LabelledClip, k: int, target_shape: tuple[int, int],
+                    centre: np.ndarray, f: float) -> None:
+    """Slide frame ``k`` of occluder ``occ`` in from the left over the target (its crop ``target_shape`` centred at
+    ``centre``), ``f`` of the way (1: the largest disc inside the occluder covers the target); unlabelled, in
+    front."""
+    H, W = label.shape
+    omask = occ.masks[k] > 0
+    if not omask.any():
+        return
+    radius, _ = _inscribed(_object_crop(occ.frames[k], omask, 1.0)[1])
+    half_diag = 0.5 * float(np.hypot(*target_shape)) + 2
+    opatch, opmask = _object_crop(occ.frames[k], omask, half_diag / max(radius, 1.0))
+    _, (iy, ix) = _inscribed(opmask)
+    cover = centre - np.array([iy, ix])  # top-left that puts the disc on the target's centre
+    start = cover + np.array([0.0, -(W + opmask.shape[1])])  # comes in from the left, off-frame
+    pos = start + (cover - start) * f
+    junk = np.zeros((H, W), np.uint8)
+    _paste(frame, junk, opatch, opmask, (int(round(pos[0])), int(round(pos[1]))), 1)
+    label[junk > 0] = 0  # the occluder is in front and not tracked
+
+
 def long_clip(target: LabelledClip, background: LabelledClip, occluders: Sequence[LabelledClip], length: int = 600,
               events: int = 2, absence: tuple[int, int] = (50, 500), transition: int = 12, seed: int = 0,
               name: str | None = None) -> LabelledClip:
@@ -218,24 +265,7 @@ def long_clip(target: LabelledClip, background: LabelledClip, occluders: Sequenc
     if not occluders:
         raise ValueError("long_clip needs at least one occluder clip")
     H, W = background.size
-    lo, hi = absence
-    if not 1 <= lo <= hi:
-        raise ValueError(f"absence range must satisfy 1 <= lo <= hi, got {absence}")
-    # schedule: a visible lead-in, then per event: transition out, absence, transition in, a visible stretch; at
-    # most 60% of the free frames go to absences (the rest: the target visible, so the memory has it to hold)
-    lead, stretch = 30, 30
-    budget = length - lead - events * (2 * transition + stretch)
-    if budget < events * lo:
-        raise ValueError(f"{events} absences of at least {lo} frames do not fit in {length} frames")
-    cap = max(lo, min(hi, int(0.6 * budget / events)))
-    durations = [int(rng.integers(lo, cap + 1)) for _ in range(events)]
-    kinds = ["exit", "occlusion"] if rng.uniform() < 0.5 else ["occlusion", "exit"]
-    spare = budget - sum(durations)
-    schedule, t = [], lead + int(rng.integers(0, spare // (events + 1) + 1))
-    for k, d in enumerate(durations):
-        schedule.append({"kind": kinds[k % 2], "out": t, "absent": [t + transition, t + transition + d],
-                         "back": t + 2 * transition + d, "occluder": occluders[k % len(occluders)].name})
-        t += 2 * transition + d + stretch + int(rng.integers(0, spare // (events + 1) + 1))
+    schedule = _absence_schedule(rng, length, events, absence, transition, occluders)
     t_index = pingpong_indices(len(target), length) if len(target) < length else list(range(length))
     b_index = pingpong_indices(len(background), length) if len(background) < length else list(range(length))
     o_index = {o.name: pingpong_indices(len(o), length) for o in occluders}  # (once, not per frame)
@@ -273,19 +303,7 @@ def long_clip(target: LabelledClip, background: LabelledClip, occluders: Sequenc
             if occluder_at is not None:
                 ev, f = occluder_at
                 occ = next(o for o in occluders if o.name == ev["occluder"])
-                k = o_index[occ.name][t]
-                omask = occ.masks[k] > 0
-                if omask.any():
-                    radius, _ = _inscribed(_object_crop(occ.frames[k], omask, 1.0)[1])
-                    half_diag = 0.5 * float(np.hypot(*pmask.shape)) + 2
-                    opatch, opmask = _object_crop(occ.frames[k], omask, half_diag / max(radius, 1.0))
-                    _, (iy, ix) = _inscribed(opmask)
-                    cover = centre - np.array([iy, ix])  # top-left that puts the disc on the target's centre
-                    start = cover + np.array([0.0, -(W + opmask.shape[1])])  # comes in from the left, off-frame
-                    pos = start + (cover - start) * f
-                    junk = np.zeros((H, W), np.uint8)
-                    _paste(frame, junk, opatch, opmask, (int(round(pos[0])), int(round(pos[1]))), 1)
-                    label[junk > 0] = 0  # the occluder is in front and not tracked
+                _paste_occluder(frame, label, occ, o_index[occ.name][t], pmask.shape, centre, f)
         frames.append(frame)
         labels.append(label)
     for ev in schedule:
@@ -306,8 +324,6 @@ def write_davis_folder(root: str | os.PathLike, clips: Sequence[LabelledClip], s
                        resolution: str = "480p") -> Path:
     """Write clips as a DAVIS-layout folder: ``ImageSets/<split>.txt``, ``JPEGImages/<res>/<seq>/%05d.jpg``,
     ``Annotations/<res>/<seq>/%05d.png`` (indexed PNGs; binary clips written 0/255 as DAVIS-2016 does)."""
-    from ..data.datasets import write_davis_masks
-
     root = Path(root)
     for clip in clips:
         images = root / "JPEGImages" / resolution / clip.name

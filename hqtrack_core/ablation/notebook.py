@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
+from . import stats
 from .report import n_text
 from .stats import ALPHA, fmt_ci
 
@@ -96,8 +99,14 @@ def pairwise_md(result: dict, a: str, b: str, key: str = "JF") -> str:
     wins = sum(d > 0 for d in diffs.values())
     listed = ", ".join(f"`{name}` {d:+.3f}" for name, d in diffs.items())
     label = key.replace("JF", "J&F")
+    names = list(diffs)
+    pair = [stats.Scores(v["name"], np.array([[v["sequences"][n][key] for n in names]])) for v in (va, vb)]
+    weights = np.ones(len(names))
+    d = stats.compare(pair[0], pair[1], stats.bootstrap(pair, weights), weights) if len(names) > 1 else None
+    spread = ("" if d is None else f" Paired difference {d['mean']:+.3f}, 95% CI {fmt_ci(d['ci95'])} (sign-flip p = "
+              f"{d['p']:.3g}): {'detected' if d['detected'] else 'no detectable difference'} at this scale.")
     return (f"Per sequence, {label} of `{a}` minus `{b}`: {listed}. `{a}` is higher on {wins} of {len(diffs)} "
-            f"sequences (means {_fmt(va[key])} against {_fmt(vb[key])}).")
+            f"sequences (means {_fmt(va[key])} against {_fmt(vb[key])}).{spread}")
 
 
 def live_md(result: dict, variants: list[str], clip: str, frames: int, tolerance: float = 0.02) -> str:

@@ -5,15 +5,22 @@ The notebooks 09-15 call these; ``make ablations`` writes the JSON files (``hqtr
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import textwrap
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import torch
 
+from ..inference.memory import MemoryEntry, MemoryState
 from ..paths import committed_figures_dir
+from ..paths import data_root as shared_root
 from .rows import ROW_NAMES
+from .stats import fmt_ci, fmt_diff
+from .study import ablate, settings_from_json
 
 
 def results_dir() -> Path:
@@ -37,8 +44,6 @@ def row_table(result: dict, keys: Sequence[str] = ("JF", "Q")) -> str:
     """One line per variant: each score of ``keys`` with its 95% interval (over sequences, and seeds where there
     are several; ``n/a`` with one sequence), J&F minus the paper's choice with its interval, latency (wall and CPU
     s/frame), memory and the paper's figure; variants that did not run say why."""
-    from .stats import fmt_ci, fmt_diff
-
     ci_key = {"JF": "jf_ci95", "Q": "q_ci95"}
     width = max(len(v["label"]) for v in result["variants"])
     cols = [(k, ci_key.get(k)) for k in keys]
@@ -105,8 +110,6 @@ def comparisons(result: dict) -> list[dict]:
 def summary_table(results: Sequence[dict]) -> str:
     """Every row in one table: n, the paper's choice, each rival's difference to it (J&F and Q, 95% intervals:
     rival minus paper's choice) and the row's verdicts."""
-    from .stats import fmt_diff
-
     lines = [f"{'#':>1} {'row':<10} {'n seq/fr/obj/seeds':<18} {'paper choice':<13} {'rival':<13} "
              f"{'J&F rival - paper [95% CI]':<27} {'Q rival - paper [95% CI]':<27} {'verdict J&F':<12} verdict Q"]
     for r in sorted(results, key=lambda r: r["number"]):
@@ -122,8 +125,6 @@ def summary_table(results: Sequence[dict]) -> str:
 
 
 def _wrap(label: str, width: int = 16) -> str:
-    import textwrap
-
     return "\n".join(textwrap.wrap(label, width)) or label
 
 
@@ -161,8 +162,6 @@ def recorded_data_root(recorded: str) -> Path:
     """The dataset a committed row was computed on, found on this machine: the recorded path when it is a folder
     here, else the folder of that name under the shared data (:func:`hqtrack_core.paths.data_root`; the recorded
     path may be relative to another working directory, e.g. the repository root of ``make ablations``)."""
-    from ..paths import data_root as shared_root
-
     path = Path(recorded)
     if path.is_absolute() and path.is_dir():
         return path
@@ -187,12 +186,6 @@ def live_check(result: dict, variant: str, clip: str, frames: int, data_root: st
 
     Returns ``{"live", "committed", "max_abs_diff", "ok", "seconds", "precision"}``; ``ok`` is
     ``max_abs_diff <= tolerance``."""
-    import dataclasses
-
-    import torch
-
-    from .study import ablate, settings_from_json
-
     settings = settings_from_json(result["settings"])
     if precision != "recorded":
         settings = dataclasses.replace(settings, precision=precision)
@@ -215,10 +208,6 @@ def memory_schedule(policy, frames: int) -> list[list[int]]:
     """Which frames the long-term memory holds (reference + long-term entries) after each frame ``1..frames-1`` under
     ``policy``: the policy replayed on a :class:`~hqtrack_core.inference.memory.MemoryState` with placeholder
     entries (the schedule does not depend on the network)."""
-    import torch
-
-    from ..inference.memory import MemoryEntry, MemoryState
-
     state = MemoryState(policy)
     dummy = [torch.zeros(1, 1, 1)]
     state.add_reference(MemoryEntry(0, dummy, dummy, "reference"))

@@ -8,7 +8,7 @@ run directly with one checkpoint; rows 1-2 need one trained checkpoint per varia
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 ROW_NAMES: tuple[str, ...] = ("backbone", "multiscale", "memory", "threshold", "refiner", "joint")
 
@@ -168,10 +168,17 @@ ROWS: dict[str, Row] = {
 }
 
 
-def get_row(name: str, scale: str = "teach") -> Row:
-    """The row ``name``; rows 1-2 take the variants of ``scale`` (``teach`` | ``paper``)."""
-    from dataclasses import replace
+# Inference-time rows whose variants change at paper scale: the paper sweeps the threshold of HQ-SAM's selector
+# (``--refiner-checkpoint sam_hq_vit_h.pth``); at teaching scale the weight-free GrabCut refiner stands in for it.
+PAPER_VARIANTS: dict[str, tuple[Variant, ...]] = {
+    "threshold": tuple(Variant(f"t{t:g}", f"HQ-SAM, threshold {t:g}", refiner="hqsam", threshold=t,
+                               needs="refiner weights") for t in (0.0, 0.1, 0.3, 0.5, 0.7, 0.9)),
+}
 
+
+def get_row(name: str, scale: str = "teach") -> Row:
+    """The row ``name``; rows 1-2 take the variants of ``scale`` (``teach`` | ``paper``), and so do the rows of
+    :data:`PAPER_VARIANTS` at paper scale."""
     if name not in ROWS:
         raise KeyError(f"unknown ablation row {name!r}; rows: {', '.join(ROW_NAMES)}")
     if scale not in ("teach", "paper"):
@@ -179,7 +186,9 @@ def get_row(name: str, scale: str = "teach") -> Row:
     row = ROWS[name]
     if row.trained:
         row = replace(row, variants=TRAINED_VARIANTS[(name, scale)], **(PAPER_SCALE[name] if scale == "paper" else {}))
+    elif scale == "paper" and name in PAPER_VARIANTS:
+        row = replace(row, variants=PAPER_VARIANTS[name])
     return row
 
 
-__all__ = ["ROW_NAMES", "ROWS", "Row", "Variant", "TRAINED_VARIANTS", "get_row"]
+__all__ = ["ROW_NAMES", "ROWS", "Row", "Variant", "TRAINED_VARIANTS", "PAPER_VARIANTS", "get_row"]

@@ -23,9 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+import cv2
 import numpy as np
-import torch
 
+from ..api import track_video
+from ..api.per_object import PerObjectTracker
+from ..data.vots import write_vots_results, write_vots_sequence
+from ..evaluation.davis import DavisScore, score_sequence
+from ..evaluation.vots import evaluate_vots
+from ..pipeline import HQTrackPipeline
 from ..precision import PrecisionChoice, resolve_precision
 from ..refine.base import Proposals, RefineResult, Refiner
 from .generators import LabelledClip
@@ -67,70 +73,50 @@ def _memory_bytes(tracker) -> int:
     return sum(state.nbytes() for state in tracker.memory)
 
 
+def _clip_frames(clip: LabelledClip) -> list[tuple[str, np.ndarray]]:
+    """``(index, frame)`` pairs: a generated clip may show a frame twice (ping-pong), so names are positions."""
+    return [(str(t), image) for t, image in enumerate(clip.frames)]
+
+
 def track_joint(tracker, clip: LabelledClip, precision: PrecisionChoice, refiner: Refiner | None = None,
                 max_frames: int | None = None) -> tuple[ClipRun, list[RefineResult | None]]:
-    """All objects of ``clip`` in one tracker (VMOS + optional refiner, :class:`~hqtrack_core.pipeline.HQTrackPipeline`).
-    Returns the raw VMOS run and the refinement of each frame (``None`` on frame 0 or without a refiner)."""
-    from ..pipeline import HQTrackPipeline
-
-    import cv2
-
+    """All objects of ``clip`` in one tracker (VMOS + optional refiner, :class:`~hqtrack_core.pipeline.HQTrackPipeline`,
+    through :func:`~hqtrack_core.api.track_video`). Returns the raw VMOS run and the refinement of each frame
+    (``None`` on frame 0 or without a refiner)."""
     if tracker.groups:  # a used tracker forgets its video (a fresh one is already reset)
         tracker.reset()
     cv2.setRNGSeed(0)  # (see refine_runs)
     timed = _TimedRefiner(refiner) if refiner is not None else None
     pipeline = HQTrackPipeline(tracker, timed, memory_write=tracker.policy.write)
-    n = len(clip) if max_frames is None else min(len(clip), max_frames)
     run, refinements = ClipRun([]), []
-    for t in range(n):
-        start, cpu = time.perf_counter(), time.process_time()
-        with precision.autocast():
-            out = pipeline.step(clip.frames[t], mask=clip.masks[0] if t == 0 else None)
-        seconds = time.perf_counter() - start
-        if t:
-            run.cpu_seconds.append(time.process_time() - cpu)
+    for frame in track_video(pipeline, _clip_frames(clip), {"0": clip.masks[0]}, max_frames,
+                             step_context=precision.autocast, outputs=True):
+        out = frame.output
         run.labels.append(np.asarray(out.raw_labels).astype(np.uint8))
         refinements.append(out.refinement)
-        if t:
+        if frame.index:
             refine = timed.seconds[-1] if timed is not None and out.refinement is not None else 0.0
-            run.vmos_seconds.append(seconds - refine)
+            run.cpu_seconds.append(frame.cpu_seconds)
+            run.vmos_seconds.append(frame.seconds - refine)
             run.refine_seconds.append(refine)
         run.memory_bytes = max(run.memory_bytes, _memory_bytes(tracker))
     return run, refinements
 
 
-def _merge_separate(outs: Sequence, ids: Sequence[int]) -> np.ndarray:
-    """One label map ``(H, W) int64`` from single-object tracker outputs (``outs[i]`` tracks ``ids[i]``): their
-    probabilities merged as the released code merges object groups
-    (:func:`~hqtrack_core.inference.engine.soft_aggregate`: background probability = product), then arg-max."""
-    from ..inference.engine import channel_argmax, soft_aggregate
-
-    merged = soft_aggregate([torch.log(o.probs.float().clamp_min(1e-8))[None] for o in outs])[0]
-    lut = np.array([0, *ids], dtype=np.int64)
-    return lut[channel_argmax(merged).cpu().numpy()]
-
-
 def track_separate(make_tracker: Callable[[], object], clip: LabelledClip, precision: PrecisionChoice,
                    max_frames: int | None = None) -> ClipRun:
-    """One tracker per object, each given only its own object; the per-object probabilities are merged as the
-    released code merges object groups (:func:`~hqtrack_core.inference.engine.soft_aggregate`: background
-    probability = product), then arg-max (:func:`_merge_separate`)."""
-    ids = [int(i) for i in np.unique(clip.masks[0]) if i != 0]
-    trackers = [make_tracker() for _ in ids]
-    n = len(clip) if max_frames is None else min(len(clip), max_frames)
-    run = ClipRun([clip.masks[0].astype(np.uint8)])
-    with precision.autocast():
-        for tracker, obj in zip(trackers, ids):
-            tracker.step(clip.frames[0], (clip.masks[0] == obj).astype(np.int64))
-    for t in range(1, n):
-        start, cpu = time.perf_counter(), time.process_time()
-        with precision.autocast():
-            outs = [tracker.step(clip.frames[t]) for tracker in trackers]
-        run.labels.append(_merge_separate(outs, ids).astype(np.uint8))
-        run.vmos_seconds.append(time.perf_counter() - start)
-        run.cpu_seconds.append(time.process_time() - cpu)
-        run.refine_seconds.append(0.0)
-        run.memory_bytes = max(run.memory_bytes, sum(_memory_bytes(tr) for tr in trackers))
+    """One tracker per object, each given only its own object, merged as the released code merges object groups:
+    ``track_video(..., per_object=True)`` (:class:`~hqtrack_core.api.per_object.PerObjectTracker`)."""
+    run = ClipRun([])
+    stepper = PerObjectTracker(make_tracker)
+    for frame in track_video(stepper, _clip_frames(clip), {"0": clip.masks[0]}, max_frames,
+                             step_context=precision.autocast):
+        run.labels.append(frame.labels.astype(np.uint8))
+        if frame.index:
+            run.vmos_seconds.append(frame.seconds)
+            run.cpu_seconds.append(frame.cpu_seconds)
+            run.refine_seconds.append(0.0)
+        run.memory_bytes = max(run.memory_bytes, _memory_bytes(stepper))
     return run
 
 
@@ -161,30 +147,14 @@ def track_prompted(make_tracker: Callable[[], object], frames: Sequence[np.ndarr
         raise ValueError(f"the first frame needs a prompt; prompts are given at frames {sorted(prompts)}")
     precision = precision or resolve_precision("fp32")
     run = PromptedRun(mode)
-    joint = make_tracker() if mode == "joint" else None
-    trackers: list[tuple[int, object]] = []
-    for t, image in enumerate(frames):
-        prompt = prompts.get(t)
-        start = time.perf_counter()
-        with precision.autocast():
-            if joint is not None:
-                out = joint.step(image, prompt)
-                labels, known, conflict = out.labels, list(joint.object_ids), 0
-            else:
-                new = [int(i) for i in np.unique(prompt) if i] if prompt is not None else []
-                outs = [tracker.step(image) for _, tracker in trackers]
-                for obj in new:
-                    tracker = make_tracker()
-                    outs.append(tracker.step(image, (prompt == obj).astype(np.int64)))
-                    trackers.append((obj, tracker))
-                own = torch.stack([o.probs[1].float() > o.probs[0].float() for o in outs])
-                conflict = int((own.sum(0) >= 2).sum())
-                known = [obj for obj, _ in trackers]
-                labels = _merge_separate(outs, known)
-        run.seconds.append(time.perf_counter() - start)
-        run.labels.append(np.asarray(labels).astype(np.uint8))
-        run.known.append(sorted(known))
-        run.conflicts.append(conflict)
+    stepper = make_tracker() if mode == "joint" else PerObjectTracker(make_tracker)
+    named = {str(t): prompt for t, prompt in prompts.items()}
+    for frame in track_video(stepper, [(str(t), image) for t, image in enumerate(frames)], named,
+                             step_context=precision.autocast):
+        run.seconds.append(frame.seconds)
+        run.labels.append(frame.labels.astype(np.uint8))
+        run.known.append(sorted(stepper.object_ids))
+        run.conflicts.append(stepper.conflicts if mode == "separate" else 0)
     return run
 
 
@@ -192,14 +162,12 @@ def refine_runs(refiner: Refiner, clips: Sequence[LabelledClip], runs: Sequence[
                 ) -> tuple[list[list[RefineResult]], list[list[float]]]:
     """Refine the raw VMOS masks of every propagated frame (exact for ``write="raw"``: the memory never sees the
     refined masks). Returns the refinements and the seconds per frame, per clip."""
-    import cv2
-
     results, seconds = [], []
     for clip, run in zip(clips, runs):
         cv2.setRNGSeed(0)  # GrabCut draws from OpenCV's global RNG: each clip's refinement independent of history
         ids = [int(i) for i in np.unique(clip.masks[0]) if i != 0]
         clip_results, clip_seconds = [], []
-        for t in range(1, len(run.labels)):
+        for t in range(1, len(run.labels)):  # refines stored VMOS masks (no tracker runs): not a video loop
             start = time.perf_counter()
             clip_results.append(refiner.refine(clip.frames[t], run.labels[t], ids))
             clip_seconds.append(time.perf_counter() - start)  # (process CPU time of the refiner: not separated)
@@ -213,10 +181,6 @@ def score_runs(clips: Sequence[LabelledClip], labels: dict[str, list[np.ndarray]
     """DAVIS J, F, J&F and VOTS Q, A, R of one variant, per clip and overall.
 
     ``workspace`` holds the VOTS sequences (written once per clip) and ``results/<variant>/``."""
-    from ..data.vots import write_vots_results, write_vots_sequence
-    from ..evaluation.davis import DavisScore, score_sequence
-    from ..evaluation.vots import evaluate_vots
-
     davis = DavisScore()
     names = []
     for clip in clips:

@@ -21,17 +21,28 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import multiprocessing
 import os
 import re
 import shutil
 import tempfile
 import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from queue import Empty
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..atomic import write_json_atomic
+from ..api.checkpoints import ablation_checkpoint, is_default_model
+from .prepare import prepare
+from .provenance import json_default, sha256_file
+from .runner import run_row, summarize
 
 
 @dataclass(frozen=True)
@@ -88,13 +99,9 @@ def shard_indices(count: int, rank: int, world_size: int) -> list[int]:
 def run_key(spec: dict, prep, threads: int) -> str:
     """A hash of everything a sequence's result depends on: the request (row, data root, settings, slice), the
     contents of every checkpoint it names, the resolved precision and the torch threads per process."""
-    from .study import sha256_file
-
     settings = dataclasses.asdict(prep.settings)
     files = [settings.get("checkpoint"), settings.get("refiner_checkpoint"), *settings["variant_checkpoints"].values()]
     if settings.get("checkpoint") is None and not prep.row.trained:
-        from ..hub import ablation_checkpoint, is_default_model
-
         if is_default_model(settings.get("model")):
             files.append(str(ablation_checkpoint(settings.get("model"))))
     hashes = {str(f): sha256_file(f) for f in files if f and str(f).lower() != "none" and Path(f).is_file()}
@@ -112,19 +119,13 @@ def shard_path(folder: Path, key: str, index: int, clip: str) -> Path:
 def run_clip(prep, index: int, path: Path, key: str, on_variant: Callable[[str, int], None] | None = None,
              log: Callable[[str], None] = lambda m: None) -> dict:
     """Every variant of ``prep.row`` on clip ``index``; the result is written atomically to ``path`` and returned."""
-    import torch
-
-    from ..atomic import write_bytes_atomic
-    from .runner import run_row
-    from .study import _json_default
-
     clip = prep.clips[index]
     cpu = time.process_time()
     records = run_row(prep.row, [clip], prep.ctx, log, on_variant=on_variant)
     shard = {"format": 1, "key": key, "index": index, "clip": clip.name, "records": records,
              "checkpoints": dict(prep.checkpoints), "threads": torch.get_num_threads(),
              "precision": prep.precision.name, "cpu_seconds": time.process_time() - cpu, "pid": os.getpid()}
-    write_bytes_atomic(path, json.dumps(shard, default=_json_default).encode())
+    write_json_atomic(path, shard, indent=None, default=json_default)
     return shard
 
 
@@ -145,15 +146,11 @@ _PREPARED: dict[str, object] = {}
 def _worker_init(threads: int, queue) -> None:
     global _QUEUE
     os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
-    import torch
-
     torch.set_num_threads(threads)
     _QUEUE = queue
 
 
 def _worker_task(spec: dict, key: str, index: int, path: str) -> int:
-    from .study import prepare
-
     if key not in _PREPARED:  # one data load per worker process and run
         _PREPARED.clear()
         _PREPARED[key] = prepare(spec["row_name"], spec["data_root"], spec["settings"], spec["variants"],
@@ -172,8 +169,6 @@ class _Progress:
         self.bar = None
         self.sequences, self.done, self.frames, self.start = sequences, skipped, 0, time.perf_counter()
         if enabled:
-            from tqdm import tqdm
-
             self.bar = tqdm(total=sequences * variants, initial=skipped * variants, unit="variant",
                             desc=f"ablate {row}", dynamic_ncols=True)
             self._postfix()
@@ -199,8 +194,6 @@ class _Progress:
 
 @contextmanager
 def _threads(n: int | None):
-    import torch
-
     before = torch.get_num_threads()
     if n is not None:
         torch.set_num_threads(n)
@@ -219,10 +212,6 @@ def _compute(prep, spec: dict, key: str, todo: list[tuple[int, Path]], opts: Run
             run_clip(prep, index, path, key, on_variant=lambda v, f: progress.event("variant", f))
             progress.event("clip")
         return {i for i, _ in todo}
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-    from queue import Empty
-
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
     pool = ProcessPoolExecutor(max_workers=min(opts.workers, len(todo)), mp_context=ctx,
@@ -249,8 +238,6 @@ def _compute(prep, spec: dict, key: str, todo: list[tuple[int, Path]], opts: Run
 def merge(row, shards: Sequence[dict]) -> list[dict]:
     """The row's per-variant records from per-sequence results (in clip order): what
     :func:`~hqtrack_core.ablation.runner.run_row` returns for all the clips at once (without ``timings``)."""
-    from .runner import summarize
-
     out = []
     for k, variant in enumerate(row.variants):
         parts = [s["records"][k] for s in shards]
@@ -279,8 +266,6 @@ def merge(row, shards: Sequence[dict]) -> list[dict]:
 def run_sequences(prep, spec: dict, opts: RunOptions, log: Callable[[str], None] = print) -> dict | None:
     """Every sequence of ``prep`` (this rank's share), resumed from ``opts.shard_dir``; on rank 0 the merged row:
     ``{"records", "checkpoints", "threads", "worker_cpu_seconds"}`` (``None`` on other ranks)."""
-    import torch
-
     threads = opts.threads or (1 if opts.workers > 1 else torch.get_num_threads())
     with tempfile.TemporaryDirectory(prefix="hqtrack-ablate-shards-") as tmp:
         folder = Path(opts.shard_dir) if opts.shard_dir is not None else Path(tmp)

@@ -32,7 +32,6 @@ this scale), or when the paper's choice or every rival was not run (``verdict_re
 from __future__ import annotations
 
 import itertools
-import math
 from dataclasses import dataclass
 from typing import Sequence
 

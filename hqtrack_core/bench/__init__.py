@@ -40,8 +40,8 @@ Keys of ``figures/bench.json`` (all measured on the machine that ran ``make benc
   ``refiner_vit_tiny_latency_s`` / ``refiner_vit_tiny_latency_s_bf16`` / ``refiner_vit_tiny_bf16_speedup``
   (our HQ-SAM path), ``refiner_bench_loadavg``.
 - ``fast_jf_*`` (``fast_jf_fp32_dev``, ``fast_jf_bf16_dev``, ``fast_jf_delta_dev``): J&F of the teaching model on
-  the 4 dev sequences per precision, written by ``python -m hqtrack_core.evaluation.precision_agreement`` (see
-  there), not by ``make bench``.
+  the 4 dev sequences per precision, written by ``python -m hqtrack_core.bench.precision --write`` (see
+  ``bench/precision.py``), not by ``make bench``.
 - ``steady``: early frames (2-10) against steady state (long-term memory full, ``released`` policy, 330 frames of
   a ping-pong clip) for the teaching model (flip off / on) and the HQTrack VMOS (random weights), fp32 and bf16:
   ``steady_state__<cpu>``, a list of records naming the CPU, its AVX-512 / AVX512-BF16 / AMX-BF16 flags, the ISA

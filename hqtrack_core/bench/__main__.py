@@ -9,6 +9,7 @@ import os
 import sys
 
 from . import BENCHMARKS
+from .hqtrack_vmos import ENV_OFFICIAL, official_path
 from .record import bench_path, update_bench
 
 
@@ -20,8 +21,6 @@ def main(argv: list[str] | None = None) -> int:
                              "data/fixtures/README.md); default $HQTRACK_OFFICIAL, else that side is skipped")
     args = parser.parse_args(argv)
     if args.official is not None:
-        from .hqtrack_vmos import ENV_OFFICIAL, official_path
-
         os.environ[ENV_OFFICIAL] = str(official_path(args.official))  # a wrong folder fails here, before any run
     names = BENCHMARKS if "all" in args.names else tuple(args.names)
     for name in names:

@@ -3,11 +3,11 @@
 Each figure alternates fp32 and bf16 (A B A B, ``rounds`` times) on the same inputs and weights, 2 torch threads,
 and reports the 1-minute load average beside it (2 cores: above 2, other processes competed).
 
-- teaching model (``load_tracker()``: the committed ``hqtrack_teach`` checkpoint), network at a 240 short edge, on
-  the DAVIS-2016 dev sequence ``parkour`` at 480p (a random-texture video without ``../shared/data``): frames/s
-  = 1 / median per-frame latency (``tracker.step``) over frames 2..N-1, without the test-time flip. Keys
-  ``teach_fps_240p``, ``teach_fps_240p_bf16``, ``teach_bench_loadavg``; with the flip (the model card's default:
-  two views per frame) ``teach_fps_240p_flip``, ``teach_fps_240p_bf16_flip``.
+- teaching model (``InferenceConfig.from_card()``: the committed ``hqtrack_teach`` checkpoint), network at a 240
+  short edge, on the DAVIS-2016 dev sequence ``parkour`` at 480p (a random-texture video without
+  ``../shared/data``): frames/s = 1 / median per-frame latency (``tracker.step``) over frames 2..N-1, without the
+  test-time flip. Keys ``teach_fps_240p``, ``teach_fps_240p_bf16``, ``teach_bench_loadavg``; with the flip (the
+  model card's default: two views per frame) ``teach_fps_240p_flip``, ``teach_fps_240p_bf16_flip``.
 - training step: the ``cpu_teach_stage2`` preset with batch 4, crop 241x241 (same config, same seed, so the same
   batches), ``TrainConfig.precision`` fp32 vs bf16 (autocast, fp32 master weights); median of the
   ``sec_per_step`` the trainer logs for steps 1..N-1. Needs the DAVIS-2016 train split (skipped without it).
@@ -33,8 +33,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..api import InferenceConfig, build_tracker
 from ..paths import data_root
+from ..refine import SamRefiner, build_sam
+from ..training.config import get_train_config
+from ..training.trainer import Trainer
 from .peer_sam2 import davis_frames, read_davis_480p, time_steps
+from .refiner import _frame, _labels
 
 PRECISIONS = ("fp32", "bf16")
 THREADS = 2
@@ -47,15 +52,15 @@ def _load() -> float:
 def teach_fps(frames: int = 12, rounds: int = 2, short_edge: int = 240) -> dict:
     """Frames/s of the committed teaching model at ``short_edge``, fp32 and bf16 alternating, without and with
     the test-time flip."""
-    from ..hub import load_tracker
-
     images, mask, source = _sequence_frames(frames)
     runs = [(p, flip) for flip in (False, True) for p in PRECISIONS]
     times: dict[tuple[str, bool], list[float]] = {run: [] for run in runs}
     loads = []
     for _ in range(rounds):
         for precision, flip in runs:
-            tracker, _ = load_tracker(device="cpu", short_edge=short_edge, precision=precision, flip=flip)
+            config = InferenceConfig.from_card(short_edge=short_edge, precision=precision, flip=flip, device="cpu",
+                                               refiner="none")
+            tracker = build_tracker(config).tracker
             times[precision, flip] += time_steps(tracker, images, mask)[1:]
             loads.append(_load())
     fps = {run: 1.0 / statistics.median(v) for run, v in times.items()}
@@ -81,9 +86,6 @@ def _sequence_frames(frames: int) -> tuple[list[np.ndarray], np.ndarray, str]:
 def train_step(steps: int = 4, rounds: int = 1, batch_size: int = 4, crop: int = 241,
                preset: str = "cpu_teach_stage2", data: str | Path | None = None) -> dict:
     """Seconds per training step, fp32 vs bf16, same config and batches; {} without the DAVIS train data."""
-    from ..training.config import get_train_config
-    from ..training.trainer import Trainer
-
     if data is None:
         root = data_root()
         data = None if root is None else root / "davis2016"
@@ -111,9 +113,6 @@ def train_step(steps: int = 4, rounds: int = 1, batch_size: int = 4, crop: int =
 
 def refiner(model_type: str = "vit_tiny", repeats: int = 3) -> dict:
     """Our HQ-SAM refiner path, fp32 vs bf16 alternating (random weights, 5 objects, one 480p frame)."""
-    from ..refine import SamRefiner, build_sam
-    from .refiner import _frame, _labels
-
     torch.manual_seed(0)
     image, source = _frame()
     labels = _labels()

@@ -16,7 +16,17 @@ import tempfile
 import time
 from pathlib import Path
 
+import json
+
 import numpy as np
+from PIL import Image
+
+from ..data.frames import open_frames
+from ..data.vots import list_vots_sequences, read_vots_results, read_vots_sequence, write_vots_from_labels
+from ..evaluation.davis import evaluate_davis, read_sequence_masks
+from ..evaluation.official import vos_benchmark_scores, vot_toolkit_scores
+from ..evaluation.vots import score_sequence, score_sequences
+from ..paths import data_root
 
 
 def _timed(fn):
@@ -26,15 +36,6 @@ def _timed(fn):
 
 
 def run() -> dict:
-    from PIL import Image
-
-    from hqtrack_core.data.frames import open_frames
-    from hqtrack_core.data.vots import list_vots_sequences, read_vots_results, read_vots_sequence, write_vots_from_labels
-    from hqtrack_core.evaluation.davis import evaluate_davis, read_sequence_masks
-    from hqtrack_core.evaluation.official import vos_benchmark_scores, vot_toolkit_scores
-    from hqtrack_core.evaluation.vots import score_sequence, score_sequences
-    from hqtrack_core.paths import data_root
-
     root = data_root()
     if root is None:
         print("no shared data: nothing to benchmark")
@@ -88,6 +89,4 @@ def run() -> dict:
 
 
 if __name__ == "__main__":
-    import json
-
     print(json.dumps(run(), indent=2))

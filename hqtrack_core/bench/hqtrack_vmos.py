@@ -20,6 +20,7 @@ time ``hqtrack_vmos_cpu_s_480p``, ``official_hqtrack_vmos_cpu_s_480p``, ``hqtrac
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import resource
@@ -33,92 +34,25 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..model.init_rules import apply_name_rule
+from .engine_frames import HEIGHT, LONG_TERM_GAP, N_OBJECTS, SHORT_TERM_SKIP, WIDTH, OursFrames, synthetic_video
+from .profile import vmos_profile
+from .record import update_bench
+
 ENV_OFFICIAL = "HQTRACK_OFFICIAL"
-HEIGHT, WIDTH, N_OBJECTS = 480, 854, 2
-LONG_TERM_GAP, SHORT_TERM_SKIP = 50, 4
 THREADS = 2
 SIDES_OURS = {"ours": "fp32", "ours_bf16": "bf16"}
-
-
-def synthetic_video(frames: int, height: int = HEIGHT, width: int = WIDTH) -> tuple[torch.Tensor, torch.Tensor]:
-    """Normalised images ``(T, 3, H, W)`` and labels ``(T, H, W)`` of 2 moving ellipses on a textured scene."""
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    base = np.stack([np.sin(xx / (11 + 4 * c)) * np.cos(yy / (13 + 3 * c)) for c in range(3)]).astype(np.float32)
-    base += 0.3 * rng.standard_normal(base.shape).astype(np.float32)
-    images = np.empty((frames, 3, height, width), np.float32)
-    labels = np.zeros((frames, height, width), np.int64)
-    for t in range(frames):
-        img = base.copy()
-        for k in range(N_OBJECTS):
-            cy = height * (0.35 + 0.3 * k) + 6 * t
-            cx = width * (0.3 + 0.4 * k) - 9 * t * (1 - 2 * k)
-            inside = ((yy - cy) / (height * 0.18)) ** 2 + ((xx - cx) / (width * 0.12)) ** 2 <= 1
-            img[:, inside] = np.array([1.2, -0.8, 0.4], np.float32)[:, None] * (1 - 2 * k)
-            labels[t][inside] = k + 1
-        images[t] = img
-    return torch.from_numpy(images), torch.from_numpy(labels)
 
 
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def build_ours(precision: str = "fp32"):
-    """Our HQTrack VMOS with name-rule weights and the network the tracker runs at ``precision``.
-
-    Returns ``(choice, net)``: fp32 runs the model itself (the exact path); bf16 runs
-    :func:`~hqtrack_core.model.low_precision.low_precision_copy` (what ``VMOSTracker(precision="bf16")`` runs).
-    """
-    from ..model.init_rules import apply_name_rule
-    from ..model.low_precision import low_precision_copy
-    from ..model.multiscale import build_multiscale_vmos
-    from ..precision import resolve_precision
-
-    choice = resolve_precision(precision)
-    model = build_multiscale_vmos("hqtrack_vmos").eval()
-    apply_name_rule(model)
-    net = low_precision_copy(model, choice.dtype, torch.device("cpu")) if choice.reduced else model
-    return choice, net
-
-
-class OursFrames:
-    """Drive our engine frame by frame the way the bench times it (encode + propagate + decode + memory write).
-
-    ``images (T, 3, H, W)`` normalised, ``labels (T, H, W)``; frame 0 is the reference. ``frame(t)`` returns the
-    fp32 logits ``(1, N_OBJECTS + 1, H, W)``.
-    """
-
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor, precision: str = "fp32") -> None:
-        from ..inference.engine import GroupEngine
-        from ..inference.memory import memory_policy
-
-        self.choice, self.net = build_ours(precision)
-        self.images, self.labels = images, labels
-        self.size = tuple(images.shape[-2:])
-        self.engine = GroupEngine(self.net, memory_policy("released", long_term_gap=LONG_TERM_GAP,
-                                                          short_term_skip=SHORT_TERM_SKIP))
-        with torch.inference_mode(), self.choice.autocast():
-            self.engine.add_reference(self.net.encode(self._image(0)), labels[0:1], 0)
-
-    def _image(self, t: int) -> torch.Tensor:
-        return self.images[t : t + 1].contiguous(memory_format=torch.channels_last)
-
-    @torch.inference_mode()
-    def frame(self, t: int) -> torch.Tensor:
-        with self.choice.autocast():
-            features = self.net.encode(self._image(t))
-            prop = self.engine.propagate(features)
-            logit = self.engine.decode(prop, features, self.size, N_OBJECTS)
-            self.engine.remember(prop, self.labels[t : t + 1], t)
-        return logit.float()
-
-
 def run_ours(frames: int, precision: str = "fp32") -> tuple[list[float], list[float], list[np.ndarray]]:
     images, labels = synthetic_video(frames)
     ours = OursFrames(images, labels, precision)
     times, cpu, logits = [], [], []
-    for t in range(1, frames):
+    for t in range(1, frames):  # times OursFrames.frame (the engine with given labels), not a tracker's step
         start, start_cpu = time.perf_counter(), time.process_time()
         logit = ours.frame(t)
         times.append(time.perf_counter() - start)
@@ -129,10 +63,6 @@ def run_ours(frames: int, precision: str = "fp32") -> tuple[list[float], list[fl
 
 @torch.no_grad()
 def run_official(frames: int, official: Path) -> tuple[list[float], list[float], list[np.ndarray]]:
-    import importlib
-
-    from ..model.init_rules import apply_name_rule
-
     sys.path.insert(0, str(official))
     cfg = importlib.import_module("configs.default").DefaultEngineConfig("bench", "internT_msdeaotl_v2")
     model = importlib.import_module("networks.models").build_vos_model(cfg.MODEL_VOS, cfg).eval()
@@ -143,7 +73,7 @@ def run_official(frames: int, official: Path) -> tuple[list[float], list[float],
     images, labels = synthetic_video(frames)
     engine.add_reference_frame(images[0:1], labels[0:1, None].float(), obj_nums=N_OBJECTS, frame_step=0)
     times, cpu, logits = [], [], []
-    for t in range(1, frames):
+    for t in range(1, frames):  # the official engine's own API (the other side of the comparison)
         start, start_cpu = time.perf_counter(), time.process_time()
         engine.match_propogate_one_frame(images[t : t + 1])
         logit = engine.decode_current_logits((HEIGHT, WIDTH))
@@ -257,8 +187,6 @@ def run(official: str | Path | None = None, frames: int = 5, threads: int = THRE
               f"bf16 {lat['ours_bf16'] / lat['official']:.3f} (CPU {cpu['ours_bf16'] / cpu['official']:.3f}); "
               f"max |logit diff| fp32 vs official {diff:.2e}")
     if profile:
-        from .profile import vmos_profile
-
         out.update(vmos_profile(bf16_latency_s=lat["ours_bf16"], threads=threads))
     return out
 
@@ -280,8 +208,6 @@ def main(argv: list[str] | None = None) -> int:
     figures = run(args.official, args.frames, args.threads, args.rounds, not args.no_profile)
     print(json.dumps(figures, indent=2))
     if args.record:
-        from .record import update_bench
-
         update_bench(figures)
     return 0
 

@@ -20,12 +20,18 @@ import os
 import statistics
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
+from ..api import build_vmos, track_video
+from ..inference import VMOSTracker, memory_policy
+from ..model.init_rules import apply_name_rule
 from ..paths import data_root
+from ..precision import resolve_precision
 
 SEQUENCE = "blackswan"
 SAM2_CONFIG = "configs/sam2.1/sam2.1_hiera_t.yaml"
@@ -35,8 +41,6 @@ THREADS = 2
 def read_davis_480p(sequence: str, frames: int) -> tuple[list[np.ndarray], np.ndarray] | None:
     """The first ``frames`` RGB uint8 frames of a DAVIS-2016 480p sequence and its first-frame foreground
     ``(480, 854)`` bool; None when the shared data does not have it."""
-    import cv2
-
     root = data_root()
     seq = None if root is None else root / "davis2016" / "JPEGImages" / "480p" / sequence
     if seq is None or not seq.is_dir():
@@ -49,13 +53,8 @@ def read_davis_480p(sequence: str, frames: int) -> tuple[list[np.ndarray], np.nd
 
 def time_steps(tracker, images: list[np.ndarray], mask: np.ndarray) -> list[float]:
     """Seconds of ``tracker.step`` on ``images[1:]`` after the prompt frame ``images[0]`` with ``mask``."""
-    tracker.step(images[0], mask)
-    times = []
-    for image in images[1:]:
-        start = time.perf_counter()
-        tracker.step(image)
-        times.append(time.perf_counter() - start)
-    return times
+    frames = [(str(t), image) for t, image in enumerate(images)]
+    return [frame.seconds for frame in track_video(tracker, frames, {"0": mask})][1:]
 
 
 def davis_frames(frames: int, height: int = 480, width: int = 854) -> tuple[list[np.ndarray], np.ndarray, str]:
@@ -81,19 +80,13 @@ def davis_frames(frames: int, height: int = 480, width: int = 854) -> tuple[list
 
 def time_ours(images: list[np.ndarray], mask: np.ndarray, precision: str) -> list[float]:
     """Per-frame seconds of our HQTrack VMOS (random name-rule weights) through ``VMOSTracker``."""
-    from ..inference import VMOSTracker, memory_policy
-    from ..model.init_rules import apply_name_rule
-    from ..model.multiscale import build_multiscale_vmos
-
-    model = build_multiscale_vmos("hqtrack_vmos").eval()
-    apply_name_rule(model)
+    model, _ = build_vmos(model="hqtrack_vmos", checkpoint="none")
+    apply_name_rule(model.eval())
     return time_steps(VMOSTracker(model, memory_policy("released"), precision=precision), images, mask)
 
 
 def build_sam2_tiny(image_size: int | None = None):
     """SAM 2.1 tiny video predictor from the package's config with random weights (no checkpoint)."""
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from sam2.build_sam import build_sam2_video_predictor
@@ -106,10 +99,6 @@ def build_sam2_tiny(image_size: int | None = None):
 
 def time_sam2(predictor, images: list[np.ndarray], mask: np.ndarray, precision: str) -> list[float]:
     """Per-frame seconds of ``propagate_in_video`` (both objects) after ``add_new_mask`` on frame 0."""
-    import cv2
-
-    from ..precision import resolve_precision
-
     choice = resolve_precision(precision)
     with tempfile.TemporaryDirectory() as tmp:
         for t, image in enumerate(images):  # the predictor reads a folder of JPEG frames
@@ -119,7 +108,7 @@ def time_sam2(predictor, images: list[np.ndarray], mask: np.ndarray, precision: 
             for obj in (1, 2):
                 predictor.add_new_mask(state, frame_idx=0, obj_id=obj, mask=mask == obj)
             times, last = [], time.perf_counter()
-            for _ in predictor.propagate_in_video(state):
+            for _ in predictor.propagate_in_video(state):  # SAM 2's own video loop (the peer being timed)
                 now = time.perf_counter()
                 times.append(now - last)
                 last = now

@@ -19,9 +19,11 @@ import os
 import time
 
 import torch
+from torch.profiler import ProfilerActivity, profile
+from torch.utils.flop_counter import FlopCounterMode
 
 from ..precision import cpu_bf16_support
-from .hqtrack_vmos import HEIGHT, WIDTH, OursFrames, synthetic_video
+from .engine_frames import HEIGHT, WIDTH, OursFrames, synthetic_video
 
 TOP_OPS = 15
 
@@ -48,9 +50,6 @@ def vmos_profile(bf16_latency_s: float | None = None, threads: int = 2, height: 
                  peak_size: int = 2048) -> dict:
     """Profile one bf16 HQTrack VMOS frame (printed table) and count its FLOPs; the share of the bf16 peak uses
     ``bf16_latency_s`` (the interleaved benchmark's median) or, without it, one uninstrumented frame's time."""
-    from torch.profiler import ProfilerActivity, profile
-    from torch.utils.flop_counter import FlopCounterMode
-
     torch.set_num_threads(threads)
     images, labels = synthetic_video(5, height, width)
     ours = OursFrames(images, labels, "bf16")

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..atomic import write_bytes_atomic
+from ..atomic import write_json_atomic
 from ..paths import committed_figures_dir
 
 
@@ -30,5 +30,5 @@ def update_bench(values: dict[str, Any], path: Path | None = None) -> dict[str, 
     path = path or bench_path()
     merged = read_bench(path)
     merged.update(values)
-    write_bytes_atomic(path, (json.dumps(dict(sorted(merged.items())), indent=2) + "\n").encode())
+    write_json_atomic(path, dict(sorted(merged.items())))
     return merged

@@ -17,6 +17,7 @@ import copy
 import time
 import warnings
 
+import cv2
 import numpy as np
 import torch
 
@@ -31,8 +32,6 @@ def _frame() -> tuple[np.ndarray, str]:
     root = data_root()
     path = None if root is None else root / "davis2016" / "JPEGImages" / "480p" / "parkour" / "00000.jpg"
     if path is not None and path.exists():
-        import cv2
-
         return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB), f"davis2016 {path.parent.name}/{path.name}"
     rng = np.random.default_rng(0)
     return (rng.random((HEIGHT, WIDTH, 3)) * 255).astype(np.uint8), "random 854x480"

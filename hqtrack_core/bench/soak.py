@@ -23,15 +23,15 @@ import argparse
 import gc
 import json
 import sys
-import time
 
 import numpy as np
 import psutil
 import torch
 
+from ..api import build_vmos, track_video
 from ..inference.engine import VMOSTracker
 from ..inference.memory import MemoryPolicy, memory_policy
-from ..model.vmos import build_vmos
+from .record import update_bench
 
 SIZE = 65  # 16k + 1
 N_OBJECTS = 2
@@ -69,20 +69,20 @@ def soak(policy: MemoryPolicy, frames: int = 10_000, preset: str = "hqtrack_teac
     """Track ``frames`` frames with :class:`VMOSTracker` (``step``: predict, write the prediction to memory);
     return RSS (MB) at each checkpoint frame, timing and the final memory size."""
     torch.manual_seed(0)
-    model = build_vmos(preset).eval()
+    model, _ = build_vmos(model=preset, checkpoint="none")
     clip, first = synthetic_clip()
-    tracker = VMOSTracker(model, policy)
-    tracker.step(clip[0], first)
+    tracker = VMOSTracker(model.eval(), policy)
     rss: dict[int, float] = {}
-    start = time.perf_counter()
-    for t in range(1, frames + 1):
-        tracker.step(clip[t % len(clip)])
+    video = ((str(t), clip[t % len(clip)]) for t in range(frames + 1))  # frame 0 = the prompt, then 1..frames
+    elapsed = 0.0
+    for frame in track_video(tracker, video, {"0": first}):
+        t = frame.index
+        elapsed += frame.seconds if t else 0.0  # the steps alone (not the RSS reads below)
         if t in checkpoints:
             rss[t] = rss_mb()
             if progress:
                 print(f"  frame {t:6d}: RSS {rss[t]:8.1f} MB, long-term entries "
                       f"{tracker.memory[0].num_long_term_entries}", flush=True)
-    elapsed = time.perf_counter() - start
     memory = tracker.memory[0]
     return {"rss": rss, "ms_per_frame": 1000 * elapsed / frames,
             "entries": memory.num_long_term_entries, "memory_mb": memory.nbytes() / 2**20}
@@ -126,8 +126,6 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("--frames must be >= 2")
     figures = run(args.frames, not args.no_unbounded, args.preset)
     if args.record:
-        from .record import update_bench
-
         update_bench(figures)
     return 0
 

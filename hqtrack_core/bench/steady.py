@@ -10,15 +10,15 @@ for ``--frames`` frames (default 330) and reports per case:
 - ``steady``: median over the frames after the memory is full (``references + long-term == max_long_term``);
 - ``steady / early``; the process CPU time of both beside them (robust when other processes share the cores).
 
-Cases: the committed teaching model (``load_tracker()``, short edge 240, flip off and on) and the HQTrack VMOS
-config with random weights (short edge 480, flip off), each in fp32 and bf16, one subprocess per run, alternating
-(``--rounds`` times). Every record names the CPU (model, AVX-512 / AVX512-BF16 / AMX-BF16 flags, the ISA torch
-dispatches to, ``ATEN_CPU_CAPABILITY`` / ``ONEDNN_MAX_CPU_ISA`` when set) and the thread count.
+Cases: the committed teaching model (``InferenceConfig.from_card()``, short edge 240, flip off and on) and the
+HQTrack VMOS config with random weights (short edge 480, flip off), each in fp32 and bf16, one subprocess per run,
+alternating (``--rounds`` times). Every record names the CPU (model, AVX-512 / AVX512-BF16 / AMX-BF16 flags, the ISA
+torch dispatches to, ``ATEN_CPU_CAPABILITY`` / ``ONEDNN_MAX_CPU_ISA`` when set) and the thread count.
 
 ``--baseline DIR`` also runs every case on another checkout (``PYTHONPATH=DIR``, e.g. ``/work/main``), run for run
-after ours, and reports ours / baseline per case (the worker uses only ``load_tracker`` and ``memory_policy``).
-``--long-term-gap N`` fills the memory sooner (after ``5 N`` frames): the steady-state frame costs the same (the
-memory has the same size), for quick A/B runs; the record says so.
+after ours, and reports ours / baseline per case (the worker uses only :mod:`hqtrack_core.api` and
+``memory_policy``). ``--long-term-gap N`` fills the memory sooner (after ``5 N`` frames): the steady-state frame
+costs the same (the memory has the same size), for quick A/B runs; the record says so.
 
 ``python -m hqtrack_core.bench steady`` (defaults), or ``python -m hqtrack_core.bench.steady --help``.
 Writes ``figures/bench.json`` key ``steady_state__<cpu>``: the list of records of that CPU kind.
@@ -33,8 +33,17 @@ import re
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+import numpy as np
+import torch
+
+import hqtrack_core
+from hqtrack_core.api import InferenceConfig, build_tracker, track_video
+from hqtrack_core.bench.peer_sam2 import davis_frames
+from hqtrack_core.bench.record import update_bench
+from hqtrack_core.inference.memory import memory_policy
+from hqtrack_core.precision import cpu_flags, cpu_model
 
 CASES = {
     # name: (model, checkpoint, short edge, flip)
@@ -50,10 +59,6 @@ SEQUENCE = "blackswan"
 def cpu_record(threads: int) -> dict:
     """The CPU this process runs on (:mod:`hqtrack_core.precision` reads it): model name, the flags that decide the
     kernels, the ISA torch uses, an ISA cap set in the environment."""
-    import torch
-
-    from hqtrack_core.precision import cpu_flags, cpu_model
-
     flags = cpu_flags()
     return {
         "cpu": cpu_model(),
@@ -74,10 +79,6 @@ def cpu_slug(record: dict) -> str:
 
 def ping_pong(frames: int) -> tuple[list, object, str]:
     """``frames`` RGB uint8 frames of ``blackswan`` 480p played back and forth, its first mask, a description."""
-    import numpy as np
-
-    from hqtrack_core.bench.peer_sam2 import davis_frames
-
     clip, mask, source = davis_frames(50)
     cycle = clip + clip[-2:0:-1]
     return [cycle[t % len(cycle)] for t in range(frames)], np.asarray(mask), f"{source}, ping-pong"
@@ -85,28 +86,21 @@ def ping_pong(frames: int) -> tuple[list, object, str]:
 
 def worker(case: str, precision: str, frames: int, gap: int | None, threads: int) -> dict:
     """One run in this process (with whatever ``hqtrack_core`` is on the path): per-frame times and entries."""
-    import torch
-
-    import hqtrack_core
-    from hqtrack_core.hub import load_tracker
-    from hqtrack_core.inference.memory import memory_policy
-
     torch.set_num_threads(threads)
     model, checkpoint, short_edge, flip = CASES[case]
     images, mask, source = ping_pong(frames)
     torch.manual_seed(0)  # the random-weight model is the same in every run
-    tracker, _ = load_tracker(model=model or None, checkpoint=checkpoint or None, device="cpu",
-                              short_edge=short_edge, precision=precision, flip=flip, memory="released")
+    config = InferenceConfig.from_card(model or None, checkpoint or None, device="cpu", short_edge=short_edge,
+                                       precision=precision, flip=flip, memory="released", refiner="none")
+    tracker = build_tracker(config).tracker
     if gap is not None:
         tracker.policy = memory_policy("released", long_term_gap=gap)
-    tracker.step(images[0], mask)
     wall, cpu, entries = [], [], []
-    for image in images[1:]:
-        t0, c0 = time.perf_counter(), time.process_time()
-        tracker.step(image)
-        wall.append(time.perf_counter() - t0)
-        cpu.append(time.process_time() - c0)
-        entries.append(tracker.memory[0].num_long_term_entries)
+    for frame in track_video(tracker, [(str(t), image) for t, image in enumerate(images)], {"0": mask}):
+        if frame.index:
+            wall.append(frame.seconds)
+            cpu.append(frame.cpu_seconds)
+            entries.append(tracker.memory[0].num_long_term_entries)
     return {"wall": wall, "cpu": cpu, "entries": entries, "bound": tracker.policy.max_long_term,
             "source": source, "loadavg": os.getloadavg()[0], "code": str(Path(hqtrack_core.__file__).parent.parent)}
 
@@ -204,8 +198,6 @@ def main(argv: list[str] | None = None) -> int:
     values = run(tuple(args.cases), tuple(args.precisions), args.frames, args.long_term_gap, args.threads,
                  args.rounds, args.baseline)
     if not args.no_record:
-        from hqtrack_core.bench.record import update_bench
-
         update_bench(values)
     print(json.dumps(values, indent=2))
     return 0

@@ -23,13 +23,25 @@ logits), ``vmos_bf16_bench_loadavg_{...}``.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..api import build_vmos
+from ..data.transforms import normalize_image
+from ..inference import MemoryPolicy, VMOSTracker
+from ..weights import load_torch_file
+from .record import update_bench
 
 SIZES = {"480p": (480, 854), "240p": (240, 427)}
 N_FRAMES = 11  # frame 0 = reference; frames 1..10 timed; median over frames 2..10
@@ -41,8 +53,6 @@ N_DIFF_FRAMES = 3  # frames whose full logits the official side stores for the i
 
 
 def _video(h: int, w: int, n: int):
-    import numpy as np
-
     rng = np.random.default_rng(0)
     base = rng.integers(0, 256, (h + 2 * n, w + 4 * n, 3)).astype(np.uint8)
     frames = [np.ascontiguousarray(base[t:t + h, 2 * t:2 * t + w]) for t in range(n)]
@@ -53,15 +63,10 @@ def _video(h: int, w: int, n: int):
 
 
 def _peak_rss_mb() -> float:
-    import resource
-
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def _official_model():
-    import contextlib
-    import io
-
     from aot.configs.default import DefaultEngineConfig
     from aot.networks.models import build_vos_model
 
@@ -71,16 +76,11 @@ def _official_model():
 
 def worker(side: str, size: str, weights: str, exchange: str, threads: str | int = THREADS) -> dict:
     """Run one side in this process; return its timings (and the logit difference for ours)."""
-    import numpy as np
-    import torch
-
     torch.set_num_threads(int(threads))
     h, w = SIZES[size]
     frames, mask = _video(h, w, N_FRAMES)
-    state = torch.load(weights, map_location="cpu", weights_only=True)
+    state = load_torch_file(weights, "benchmark weights", weights_only=True)
     times, cpu_times = [], []
-    from hqtrack_core.inference import MemoryPolicy, VMOSTracker, normalize_image
-
     if side == "official":
         from aot.networks.engines import build_engine
 
@@ -91,7 +91,7 @@ def worker(side: str, size: str, weights: str, exchange: str, threads: str | int
         with torch.no_grad():
             engine.add_reference_frame(normalize_image(frames[0]), torch.from_numpy(mask)[None, None].float(),
                                        obj_nums=[2], frame_step=0)
-            for t in range(1, N_FRAMES):
+            for t in range(1, N_FRAMES):  # the official engine's own API (the other side of the comparison)
                 t0, c0 = time.perf_counter(), time.process_time()
                 engine.match_propogate_one_frame(normalize_image(frames[t]))
                 logits = engine.decode_current_logits((h, w))
@@ -105,16 +105,14 @@ def worker(side: str, size: str, weights: str, exchange: str, threads: str | int
         torch.save({"labels": labels, "logits": logits_keep}, exchange)
         result = {}
     else:
-        from hqtrack_core.model import build_vmos
-
-        model = build_vmos(OURS)
+        model, _ = build_vmos(model=OURS, checkpoint="none")
         model.load_state_dict(state)
-        ref = torch.load(exchange, map_location="cpu", weights_only=True)
+        ref = load_torch_file(exchange, "benchmark exchange file", weights_only=True)
         tracker = VMOSTracker(model, MemoryPolicy(long_term_gap=LONG_TERM_GAP),
                               precision="bf16" if side == "ours_bf16" else "fp32")
         tracker.step(frames[0], mask)
         diff = 0.0
-        for t in range(1, N_FRAMES):
+        for t in range(1, N_FRAMES):  # propagate + remember the official labels (teacher-forced): not a step
             t0, c0 = time.perf_counter(), time.process_time()
             out = tracker.propagate(frames[t])
             tracker.remember(ref["labels"][t - 1].numpy().astype(np.int64))
@@ -144,8 +142,6 @@ def run(sizes: tuple[str, ...] = ("480p", "240p")) -> dict:
         import aot  # noqa: F401
     except ImportError as err:
         raise RuntimeError("the VMOS benchmark needs deaotpy (pip install --no-deps deaotpy)") from err
-    import torch
-
     out: dict[str, float] = {}
     rows, bf16_rows = [], []
     with tempfile.TemporaryDirectory() as tmp:
@@ -218,8 +214,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     values = run(tuple(args.sizes))
     if not args.no_record:
-        from .record import update_bench
-
         update_bench(values)
     print(json.dumps(values, indent=2))
     return 0

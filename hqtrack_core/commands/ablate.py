@@ -5,13 +5,23 @@ reports parameters and latency only), memory, threshold, refiner, joint (inferen
 default the committed teaching model). DAVIS_ROOT is any DAVIS-layout folder (``ImageSets/<split>.txt``,
 ``JPEGImages/<res>/<seq>``, ``Annotations/<res>/<seq>``; binary or multi-object masks). The JSON holds, per
 variant, DAVIS J, F, J&F and VOTS Q, A, R per sequence and overall, latency and memory, and the settings.
+``--scale paper`` runs the official checkpoints (HQTrack VMOS, R50-DeAOT-L, HQ-SAM / SAM ViT-H): which file each
+row needs, where to download it and the data layout are in hqtrack_core/ablation/PAPER_SCALE.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
+
+from ..ablation.report import row_table, verdict_text
+from ..ablation.rows import ROW_NAMES
+from ..ablation.shards import RunOptions, discard, dist_env
+from ..ablation.study import AblationSettings, ablate, rescore, write_row
+from ..atomic import run_lock
+from . import SUMMARIES
 
 
 def _checkpoint_arg(text: str) -> tuple[str | None, str]:
@@ -20,9 +30,7 @@ def _checkpoint_arg(text: str) -> tuple[str | None, str]:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from ..ablation.rows import ROW_NAMES
-
-    p = subparsers.add_parser("ablate", help="run one row of the paper's ablation study on a DAVIS-layout folder",
+    p = subparsers.add_parser("ablate", help=SUMMARIES["ablate"],
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("row", choices=ROW_NAMES)
     p.add_argument("--data", type=Path, default=None, help="DAVIS-layout root folder (not with --rescore)")
@@ -32,12 +40,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--sequences", nargs="+", default=None, help="only these sequences")
     p.add_argument("--resolution", default=None, help="JPEGImages/<res> (default: the one holding the sequences)")
     p.add_argument("--scale", choices=("teach", "paper"), default="teach")
-    p.add_argument("--model", default=None, help="VMOS preset of an official --checkpoint (rows 3-6)")
+    p.add_argument("--model", default=None,
+                   help="VMOS preset of an official --checkpoint (rows 3-6; default at --scale paper: hqtrack_vmos)")
     p.add_argument("--checkpoint", action="append", type=_checkpoint_arg, default=[],
-                   help="rows 3-6: the VMOS checkpoint (default: the committed teaching model); "
-                        "rows 1-2: VARIANT=PATH, once per trained variant")
-    p.add_argument("--refiner-checkpoint", default=None, help="(HQ-)SAM weights for the refiner row's SAM variants")
-    p.add_argument("--refiner-model", default="vit_tiny", help="vit_tiny|vit_b|vit_l|vit_h")
+                   help="rows 3-6: the VMOS checkpoint (default: the committed teaching model; --scale paper: "
+                        "required, HQTrack's save_step_42000.pth); rows 1-2: VARIANT=PATH, once per trained variant; "
+                        "refiner row: also sam=PATH / hqsam=PATH, that variant's own (HQ-)SAM weights. "
+                        "Official files and URLs: hqtrack_core/ablation/PAPER_SCALE.md")
+    p.add_argument("--refiner-checkpoint", default=None,
+                   help="(HQ-)SAM weights of the SAM refiner variants (rows threshold at --scale paper, refiner)")
+    p.add_argument("--refiner-model", default=None,
+                   help="vit_tiny|vit_b|vit_l|vit_h (default: vit_tiny; --scale paper: vit_h, HQTrack's HQ-SAM)")
     p.add_argument("--refiner-faults", default=None,
                    help="proposals fail at these rates: 'default' or neighbour=R,drift=R,empty=R,whole_box=R "
                         "(hqtrack_core.refine.faulty; what the IoU selector is for)")
@@ -75,18 +88,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _print_table(result: dict) -> None:
-    from ..ablation.report import row_table, verdict_text
-
     print(row_table(result))
     print(verdict_text(result))
 
 
 def _rescore(args: argparse.Namespace) -> int:
-    import json
-
-    from ..ablation.study import rescore, write_row
-    from ..atomic import run_lock
-
     path = args.out / f"{args.row}.json"
     if not path.is_file():
         raise FileNotFoundError(f"--rescore reads {path}, which does not exist: run the row first "
@@ -104,9 +110,6 @@ def _rescore(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..ablation.study import AblationSettings, ablate, write_row
-    from ..atomic import run_lock
-
     if args.rescore:
         return _rescore(args)
     if args.seed_run:
@@ -114,14 +117,12 @@ def run(args: argparse.Namespace) -> int:
     if args.data is None:
         raise ValueError("--data DAVIS_ROOT is required (only --rescore runs without it)")
 
-    from ..ablation.shards import RunOptions, discard, dist_env
-
     rank, world, local_rank = dist_env()
     named = {name: path for name, path in args.checkpoint if name is not None}
     plain = [path for name, path in args.checkpoint if name is None]
     if len(plain) > 1:
         raise ValueError("give one VMOS --checkpoint (rows 1-2 take VARIANT=PATH)")
-    for path in [*plain, *named.values()]:
+    for path in [*plain, *named.values()] if args.scale == "teach" else ():  # paper: the error names the download
         if path.lower() != "none" and not Path(path).is_file():
             raise FileNotFoundError(f"checkpoint not found: {path}")
     settings = AblationSettings(

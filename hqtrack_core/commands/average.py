@@ -12,9 +12,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..model.card import read_model_card
+from ..model.soup import average_checkpoints
+from . import SUMMARIES
+
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("average", help="average the weights of several checkpoints (model soup)",
+    p = subparsers.add_parser("average", help=SUMMARIES["average"],
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", nargs="+", type=Path, help="two or more VMOS .safetensors checkpoints")
     p.add_argument("--out", required=True, type=Path, help="the averaged checkpoint (.safetensors)")
@@ -25,9 +29,6 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..model.card import read_model_card
-    from ..model.soup import average_checkpoints
-
     card = read_model_card(args.inputs[0])
     changes = {k: v for k, v in (("notes", args.notes), ("steps", args.steps)) if v is not None}
     if changes:

@@ -11,8 +11,13 @@ and footer line, and a ``"partial"`` field in the JSON).
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+
+from ..atomic import write_json_atomic
+from ..evaluation.davis import evaluate_davis
+from ..evaluation.vots import evaluate_vots
+from ..validate import check_file_writable
+from . import SUMMARIES
 
 
 PARTIAL_HELP = ("score only the sequences whose results are complete (an unfinished run); the output is marked "
@@ -20,7 +25,7 @@ PARTIAL_HELP = ("score only the sequences whose results are complete (an unfinis
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("eval", help="score results: DAVIS J&F or VOTS2023 measures",
+    parser = subparsers.add_parser("eval", help=SUMMARIES["eval"],
                                    description="Score tracking results with DAVIS J&F or the VOTS2023 measures.")
     benchmarks = parser.add_subparsers(dest="benchmark", required=True)
 
@@ -46,12 +51,6 @@ def add_parser(subparsers) -> None:
     vots.set_defaults(func=run_vots)
 
 
-def _write_json(path: Path, data: dict) -> None:
-    from ..atomic import write_bytes_atomic
-
-    write_bytes_atomic(path, (json.dumps(data, indent=2) + "\n").encode("utf-8"))
-
-
 def _partial_banner(data: dict) -> str | None:
     """The line printed above and below a table computed on part of the data (None when complete)."""
     part = data.get("partial")
@@ -68,9 +67,6 @@ def _fmt(value) -> str:
 
 
 def run_davis(args: argparse.Namespace) -> int:
-    from hqtrack_core.evaluation.davis import evaluate_davis
-    from hqtrack_core.validate import check_file_writable
-
     if args.json:
         check_file_writable(args.json, "--json")
     score = evaluate_davis(args.gt, args.pred, sequences=args.sequences, binarize=args.binarize,
@@ -88,15 +84,12 @@ def run_davis(args: argparse.Namespace) -> int:
     if banner:
         print(banner)
     if args.json:
-        _write_json(args.json, data)
+        write_json_atomic(args.json, data)
         print(f"wrote {args.json}")
     return 0
 
 
 def run_vots(args: argparse.Namespace) -> int:
-    from hqtrack_core.evaluation.vots import evaluate_vots
-    from hqtrack_core.validate import check_file_writable
-
     if args.json:
         check_file_writable(args.json, "--json")
     data = evaluate_vots(args.sequences, args.results, partial=args.partial).to_json()
@@ -112,6 +105,6 @@ def run_vots(args: argparse.Namespace) -> int:
     if banner:
         print(banner)
     if args.json:
-        _write_json(args.json, data)
+        write_json_atomic(args.json, data)
         print(f"wrote {args.json}")
     return 0

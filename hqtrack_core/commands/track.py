@@ -14,18 +14,27 @@ a contact sheet of 8 frames (both atomic).
 from __future__ import annotations
 
 import argparse
-import time
 import sys
+import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
 
-from .tracker_options import add_tracker_options, build_pipeline, check_tracker_options
+from ..api import InferenceConfig, track_video
+from ..atomic import atomic_dir, run_lock
+from ..data.frames import open_frames
+from ..data.masks import read_prompt_mask, write_mask
+from ..inference.memory import memory_policy
+from ..refine.boxes import parse_box
+from ..refine.prompts import labels_from_boxes
+from ..render import OverlayVideoWriter, check_output_suffix, preview_indices, write_contact_sheet
+from ..validate import check_file_writable, check_long_run, check_output_folder, check_output_writable
+from . import SUMMARIES
+from .tracker_options import add_tracker_options, build_pipeline, check_tracker_options, tracker_config
 
 
 def _parse_box(text: str) -> tuple[int, int, int, int]:
-    from ..refine.boxes import parse_box
-
     try:
         return tuple(int(round(v)) for v in parse_box(text))
     except ValueError as err:
@@ -33,7 +42,7 @@ def _parse_box(text: str) -> tuple[int, int, int, int]:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("track", help="track objects through a video from a first-frame mask or box",
+    p = subparsers.add_parser("track", help=SUMMARIES["track"],
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input", type=Path, help="folder of frames or a video file")
     prompt = p.add_mutually_exclusive_group(required=True)
@@ -54,28 +63,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..atomic import atomic_dir, run_lock
-    from ..data.masks import write_mask
-    from ..render import check_output_suffix
-    from ..tracking import track_video
-
+    """parse -> config -> build -> track_video: the options become an InferenceConfig (the model card fills the
+    rest), the networks load once, and the one video loop writes the masks."""
     if args.overlay is not None:
         check_output_suffix(args.overlay, (".mp4", ".gif"), "--overlay")
     if args.preview is not None:
         check_output_suffix(args.preview, (".png",), "--preview")
-    frames, mask, stems = check_inputs(args)
-    pipeline = build_pipeline(args, "hqtrack track")
+    frames, mask, stems, config = check_inputs(args)
+    pipeline = build_pipeline(config, "hqtrack track")
     if mask is None:
-        from ..refine.prompts import labels_from_boxes
-
         _, first_image = next(iter(frames))
         mask = labels_from_boxes(first_image, args.box, refiner=pipeline.refiner)
         if not np.any(mask):
             raise ValueError(f"the box prompt(s) {args.box} gave an empty first mask")
-
-    from contextlib import ExitStack
-
-    from ..render import OverlayVideoWriter, preview_indices, write_contact_sheet
 
     total = len(frames) if args.max_frames is None else min(len(frames), args.max_frames)
     picks, shown = set(preview_indices(total)), []
@@ -106,13 +106,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def check_inputs(args: argparse.Namespace):
+def check_inputs(args: argparse.Namespace) -> tuple[object, np.ndarray | None, list[str], InferenceConfig]:
     """Everything about the input that can be checked before a model loads. Returns ``(frames, first mask or
-    None for box prompts, stems this run writes)``; raises ValueError / OSError naming the problem and the fix."""
-    from ..data.frames import open_frames
-    from ..data.masks import read_prompt_mask
-    from ..validate import check_file_writable, check_long_run, check_output_folder, check_output_writable
-
+    None for box prompts, stems this run writes, the tracker config)``; raises ValueError / OSError naming the
+    problem and the fix."""
     if args.max_frames is not None and args.max_frames < 1:
         raise ValueError(f"--max-frames {args.max_frames}: give at least 1 (or leave it out for the whole video)")
     check_tracker_options(args)
@@ -131,9 +128,7 @@ def check_inputs(args: argparse.Namespace):
             raise ValueError(f"--out {args.out} holds {len(stale)} mask(s) this run would not write (e.g. "
                              f"{stale[0]}, from an earlier run): add --overwrite to replace them, or choose "
                              "another folder")
-    from ..hub import card_memory, model_card_of
-
-    memory = args.memory or card_memory(model_card_of(args.model, args.checkpoint))  # as load_tracker resolves it
-    check_long_run(len(stems), frames.size, memory, args.out)
+    config = tracker_config(args)
+    check_long_run(len(stems), frames.size, config.memory, args.out, memory_policy(config.memory))
     mask = read_prompt_mask(args.mask, frames.size) if args.mask is not None else None
-    return frames, mask, stems
+    return frames, mask, stems, config

@@ -14,12 +14,27 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 from pathlib import Path
 
+import torch
+
+from ..atomic import run_lock, write_json_atomic
+from ..model.card import ModelCard
+from ..model.checkpoint import save_vmos
+from ..paths import data_root, repo_root
+from ..render import check_output_suffix
+from ..training.config import PRESETS, TrainConfig, get_train_config
+from ..training.records import plot_loss_curve, read_metrics
+from ..training.distributed import cleanup_distributed, init_distributed
+from ..training.trainer import Trainer
+from ..validate import check_file_writable, check_finite_weights
+from . import SUMMARIES
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser("train", help="train the VMOS (stage 1 / stage 2), resumable, DDP-ready",
+    parser = subparsers.add_parser("train", help=SUMMARIES["train"],
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     configure(parser)
     parser.set_defaults(func=run)
@@ -27,8 +42,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from ..training.config import PRESETS
-
     parser.add_argument("--config", required=True,
                         help=f"training preset ({', '.join(sorted(PRESETS))}) or a TrainConfig JSON file")
     parser.add_argument("--data", help="data folder (DAVIS / YouTube-VOS layout, or images/ + masks/); "
@@ -51,8 +64,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def resolve_config(args: argparse.Namespace):
-    from ..training.config import TrainConfig, get_train_config
-
     path = Path(args.config)
     cfg = TrainConfig.from_json(path) if path.suffix == ".json" and path.is_file() else get_train_config(args.config)
     changes = {}
@@ -78,10 +89,6 @@ def resolve_config(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..atomic import run_lock
-    from ..paths import data_root, repo_root
-    from ..training.trainer import init_distributed
-
     cfg = resolve_config(args)
     data = args.data
     if data is None:
@@ -91,9 +98,6 @@ def run(args: argparse.Namespace) -> int:
         data = root / "davis2016"
     out = Path(args.out) if args.out else repo_root() / "runs" / cfg.name
     if args.export:
-        from ..render import check_output_suffix
-        from ..validate import check_file_writable
-
         check_file_writable(check_output_suffix(args.export, (".safetensors",), "--export"), "--export")
     if init_distributed().is_main:  # one run per folder: a second one fails at once, naming the first
         with run_lock(out, "hqtrack train"):
@@ -102,16 +106,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace, cfg, data, out: Path) -> int:
-    import torch
-
-    from ..training.checkpoints import atomic_write_text
-    from ..training.trainer import Trainer, cleanup_distributed
-
     trainer = Trainer(cfg, out, data=data, resume=args.resume, progress=not args.no_progress,
                       stop_after=args.stop_after, save_on_stop=True)
     if trainer.dist.is_main:
         out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(out / "train_config.json", cfg.to_json())
+        write_json_atomic(out / "train_config.json", cfg.to_dict(), sort_keys=True)
         print(f"hqtrack train: {cfg.name} ({cfg.model}), precision {trainer.precision.describe()}, "
               f"device {trainer.device}, {torch.get_num_threads()} threads")
         if trainer.resumed_from:
@@ -124,8 +123,6 @@ def _train(args: argparse.Namespace, cfg, data, out: Path) -> int:
             export_model(trainer, args.export)
             print(f"exported EMA weights to {args.export}")
         if args.figure:
-            from ..training.records import plot_loss_curve, read_metrics
-
             plot_loss_curve(read_metrics(result.metrics), args.figure, title=f"{cfg.name} ({cfg.model})")
     cleanup_distributed()
     return 0
@@ -134,8 +131,6 @@ def _train(args: argparse.Namespace, cfg, data, out: Path) -> int:
 def default_model_card(cfg, step: int):
     """The card an exported checkpoint gets unless one is given: trained and preferred at the training scale
     (stage 2's short edge; stage 1 crops static images of ``data_resolution``), precision auto, no refiner."""
-    from ..model.card import ModelCard
-
     short = cfg.short_edge if cfg.stage == 2 else None
     return ModelCard(
         name=cfg.model, train_short_edge=short, preferred_short_edge=short, preferred_precision="auto",
@@ -146,18 +141,11 @@ def default_model_card(cfg, step: int):
 
 
 def export_model(trainer, path: str | Path, half: bool = True, card=None) -> Path:
-    """Write the EMA weights in the format ``hqtrack_core.hub`` loads (safetensors with the VMOS config in
+    """Write the EMA weights in the format :func:`hqtrack_core.api.build_vmos` loads (safetensors with the VMOS config in
     its metadata; float16 halves the file) plus ``<stem>.json`` (model + training config, readable). Each file is
     written atomically, the weights first; NaN/inf EMA weights are refused before anything is written."""
-    import copy
-
-    from ..model.checkpoint import save_vmos
-    from ..training.checkpoints import atomic_write_text
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    from ..validate import check_finite_weights
-
     ema = trainer.ema_state_dict()
     check_finite_weights(ema, f"the EMA of step {trainer.step}", "nothing was exported; export an earlier checkpoint")
     model = copy.deepcopy(trainer.model).cpu()
@@ -169,5 +157,5 @@ def export_model(trainer, path: str | Path, half: bool = True, card=None) -> Pat
     info = {"preset": trainer.cfg.model, "vmos_config": model.cfg.to_dict(), "dtype": "float16" if half else "float32",
             "weights": "EMA", "train_config": trainer.cfg.to_dict(), "step": trainer.step,
             "model_card": card.to_dict()}
-    atomic_write_text(path.with_suffix(".json"), json.dumps(info, indent=2, sort_keys=True, default=list) + "\n")
+    write_json_atomic(path.with_suffix(".json"), info, sort_keys=True, default=list)
     return path

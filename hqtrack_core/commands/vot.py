@@ -29,14 +29,18 @@ import sys
 import warnings
 from pathlib import Path
 
-from .tracker_options import add_tracker_options, build_pipeline, check_tracker_options
+from ..vot.server import PROG, refuse_session, serve
+from ..vot.workspace import DEFAULT_TIMEOUT, TrackerEntry, check_workspace_folder, workspace_files, write_workspace
+from . import SUMMARIES
+from .errors import describe_error
+from .tracker_options import add_tracker_options, build_pipeline, check_tracker_options, tracker_config
 
 PRESETS = {"vmos": ("--refiner", "none"), "classical": ("--refiner", "classical")}
 _PATH_OPTIONS = ("checkpoint", "refiner_checkpoint")
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("vot", help="run hqtrack in the official VOT toolkit (VOTS, TraX)",
+    parser = subparsers.add_parser("vot", help=SUMMARIES["vot"],
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     actions = parser.add_subparsers(dest="vot_command", required=True)
 
@@ -77,8 +81,6 @@ def _run_parse_error(parser):
     def error(message: str):
         reason = f"{parser.prog}: error: {message}"
         if os.environ.get("TRAX"):  # started by the toolkit (TraxTrackerRuntime sets it)
-            from ..vot.server import refuse_session
-
             refuse_session(reason)
         parser.exit(2, reason + "\n")
     return error
@@ -138,9 +140,6 @@ def entry_args(base: argparse.Namespace, spec: str) -> tuple[str, argparse.Names
 
 
 def run_workspace(args: argparse.Namespace) -> int:
-    from ..vot.workspace import (DEFAULT_TIMEOUT, TrackerEntry, check_workspace_folder, workspace_files,
-                                 write_workspace)
-
     check_workspace_folder(args.directory, args.force)
     if args.timeout is not None and args.timeout < 1:
         raise ValueError(f"--timeout {args.timeout}: give at least 1 second")
@@ -175,11 +174,9 @@ def run_workspace(args: argparse.Namespace) -> int:
 
 
 def run_tracker(args: argparse.Namespace) -> int:
-    from ..cli import describe_error
-    from ..vot.server import PROG, serve
-
+    """parse -> config -> build (on the first request) -> the TraX loop."""
     def build():
         check_tracker_options(args)
-        return build_pipeline(args, PROG)
+        return build_pipeline(tracker_config(args), PROG)
 
     return serve(build, describe_error)

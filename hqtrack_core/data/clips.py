@@ -19,14 +19,15 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from . import transforms as T
-from .frames import read_frame
+from .datasets import davis_videos
+from .frames import read_frame, resize_to
+from .hard_augment import HardAugment, apply_clip_augment
 from .masks import read_mask
 
 
@@ -43,6 +44,11 @@ class ClipIndex:
         epoch, pos = divmod(int(sample_id), self.length)
         perm = np.random.default_rng([self.seed, epoch, 7]).permutation(self.length)
         return int(perm[pos]), np.random.default_rng([self.seed, int(sample_id)])
+
+    def augment_rng(self, sample_id: int) -> np.random.Generator:
+        """The generator of sample ``sample_id``'s failure-aimed augmentations (:mod:`.hard_augment`), independent
+        of :meth:`locate`'s: switching them on leaves every other random choice of the clip as it was."""
+        return np.random.default_rng([self.seed, int(sample_id), 34])
 
 
 def clip_sample(images: list[torch.Tensor], labels: list[torch.Tensor], n_objects: int, sample_id: int,
@@ -88,8 +94,6 @@ def davis_sequences(root: str | os.PathLike, split: str = "train", resolution: s
                     ) -> list[VideoSequence]:
     """Sequences of a DAVIS layout split (``ImageSets/<split>.txt`` or ``ImageSets/2017/<split>.txt``), read by
     :func:`hqtrack_core.data.datasets.davis_videos` (dense annotations, clear errors) and kept as file lists."""
-    from .datasets import davis_videos
-
     return [VideoSequence(v.name, tuple(v.source.frames), tuple(v.masks[stem] for stem in v.stems))
             for v in davis_videos(root, resolution, split=split, year=2017)]
 
@@ -110,7 +114,7 @@ class VideoClips(Dataset):
                  max_gap: int = 12, random_reverse: bool = True, repeat: int = 1, short_edge: int = 480,
                  scale_range: tuple[float, float] = (0.7, 1.3), flip_prob: float = 0.5, max_objects: int = 10,
                  min_object_pixels: int = 100, merge_prob: float = 0.3, seed: int = 0,
-                 normalize: bool = True) -> None:
+                 normalize: bool = True, augment: HardAugment | None = None) -> None:
         if not sequences:
             raise ValueError("no video sequences given")
         if max_gap < 1:
@@ -128,6 +132,7 @@ class VideoClips(Dataset):
         self.min_object_pixels = min_object_pixels
         self.merge_prob = merge_prob
         self.normalize = normalize
+        self.augment = augment or HardAugment()
         self.index = ClipIndex(len(self.sequences) * repeat, seed)
         self._mask_cache: dict[Path, np.ndarray] = {}
 
@@ -140,9 +145,14 @@ class VideoClips(Dataset):
         return self._mask_cache[path]
 
     # --- frame choice ---------------------------------------------------------------------------------
-    def choose_frames(self, seq: VideoSequence, rng: np.random.Generator) -> list[int]:
-        """Indices (into ``seq.frames``) of the reference and the following frames."""
+    def choose_frames(self, seq: VideoSequence, rng: np.random.Generator,
+                      aug_rng: np.random.Generator | None = None) -> list[int]:
+        """Indices (into ``seq.frames``) of the reference and the following frames; with ``aug_rng`` and
+        ``augment.fast_gap_prob`` the clip may draw its gaps up to ``augment.fast_max_gap`` (fast motion)."""
         n = len(seq.frames)
+        max_gap = self.max_gap
+        if aug_rng is not None and self.augment.fast_gap_prob > 0 and aug_rng.random() < self.augment.fast_gap_prob:
+            max_gap = max(self.max_gap, self.augment.fast_max_gap)
         order = list(range(n))
         if self.random_reverse and rng.random() < 0.5:
             order = order[::-1]
@@ -151,7 +161,7 @@ class VideoClips(Dataset):
             ref = self._reference(seq, order, rng)
             pos, picks = ref, [ref]
             for _ in range(self.seq_len - 1):
-                pos += int(rng.integers(1, self.max_gap + 1))
+                pos += int(rng.integers(1, max_gap + 1))
                 picks.append(_reflect(pos, n))
             indices = [order[p] for p in picks]
             ref_ids = set(np.unique(self._mask(seq.masks[indices[0]])).tolist())
@@ -173,9 +183,10 @@ class VideoClips(Dataset):
         return pos
 
     # --- one clip ---------------------------------------------------------------------------------------
-    def sequence(self, item: int, rng: np.random.Generator) -> tuple[list[torch.Tensor], list[torch.Tensor], int]:
+    def sequence(self, item: int, rng: np.random.Generator, aug_rng: np.random.Generator | None = None
+                 ) -> tuple[list[torch.Tensor], list[torch.Tensor], int]:
         seq = self.sequences[item % len(self.sequences)]
-        indices = self.choose_frames(seq, rng)
+        indices = self.choose_frames(seq, rng, aug_rng)
         raw = [(read_frame(seq.frames[i]), self._mask(seq.masks[i])) for i in indices]
         h, w = raw[0][1].shape
         scale = float(rng.uniform(*self.scale_range)) * self.short_edge / min(h, w)
@@ -184,8 +195,8 @@ class VideoClips(Dataset):
         for img, lb in raw:
             if lb.shape != img.shape[:2]:
                 raise ValueError(f"{seq.name}: mask {lb.shape} does not match frame {img.shape[:2]}")
-            img = cv2.resize(img, size, interpolation=cv2.INTER_CUBIC)
-            lb = cv2.resize(lb, size, interpolation=cv2.INTER_NEAREST)
+            img = resize_to(img, size[::-1], "cubic")
+            lb = resize_to(lb, size[::-1], "nearest")
             ti, tl = T.to_tensor_pair(img, lb)
             images.append(ti)
             labels.append(tl)
@@ -215,13 +226,17 @@ class VideoClips(Dataset):
 
     def __getitem__(self, sample_id: int) -> dict:
         item, rng = self.index.locate(sample_id)
-        images, labels, n = self.sequence(item, rng)
+        aug_rng = self.index.augment_rng(sample_id)
+        images, labels, n = self.sequence(item, rng, aug_rng)
         if n == 0 or rng.random() < self.merge_prob:
             other = int(rng.integers(len(self.sequences) - 1)) if len(self.sequences) > 1 else 0
             other += other >= item % len(self.sequences) and len(self.sequences) > 1
-            images2, labels2, n2 = self.sequence(other, rng)
+            images2, labels2, n2 = self.sequence(other, rng, aug_rng)
             images, labels, n = T.paste_clip(images, labels, n, images2, labels2, n2, rng,
                                              self.max_objects, self.min_object_pixels)
+        if self.augment.any_clip_level:
+            images, labels, n = apply_clip_augment(images, labels, n, self.augment, aug_rng, self.max_objects,
+                                                   self.min_object_pixels)
         return clip_sample(images, labels, n, sample_id, self.normalize)
 
 

@@ -27,7 +27,9 @@ import numpy as np
 
 from hqtrack_core.data.frames import FrameSource, open_frames
 from hqtrack_core.data.masks import fit_mask_to, read_mask, write_mask
+from hqtrack_core.data.splits import DERIVED_SPLITS
 from hqtrack_core.data.vot_format import MaskRegion
+from hqtrack_core.data.vots import read_vots_sequence
 
 __all__ = ["Video", "davis_videos", "davis_video", "youtube_vos_videos", "vots_video", "folder_video", "video_file", "write_davis_masks"]
 
@@ -115,8 +117,6 @@ def _split_names(root: Path, split: str | None, year: int | None) -> list[str] |
     for path in candidates:
         if path.is_file():
             return path.read_text().split()
-    from .splits import DERIVED_SPLITS
-
     if split in DERIVED_SPLITS:
         derived = DERIVED_SPLITS[split]
         return derived.select(_split_names(root, derived.base, year))
@@ -178,8 +178,6 @@ def video_file(path: str | os.PathLike, masks: str | os.PathLike | None = None) 
 def vots_video(sequence: str | os.PathLike) -> tuple[Video, dict[int, str]]:
     """A VOTS sequence as a :class:`Video` with one label map per frame (objects -> ids 1..N in sorted name
     order; overlapping ground truths: the higher id wins). Returns the video and ``{id: object name}``."""
-    from hqtrack_core.data.vots import read_vots_sequence
-
     seq = read_vots_sequence(sequence)
     source = open_frames(seq.frames[0].parent)
     if len(source) < len(seq):

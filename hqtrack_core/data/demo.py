@@ -14,14 +14,18 @@ A sequence found in none of them is a ``KeyError`` naming where it was looked fo
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .datasets import Video, davis_video
+from ..paths import data_root as shared_root
+from .datasets import Video, davis_video, folder_video
 from .demo_clip import DEMO_SEQUENCE, demo_davis_root
 from .frames import resize_frame
+from .masks import fit_mask_to, read_mask
+from .toy_video import make_toy_video
 
 __all__ = ["Clip", "DEMO_SEQUENCE", "PromptedClip", "davis_roots", "open_sequence", "load_clip", "load_judo",
            "osvos_prediction"]
@@ -31,8 +35,6 @@ RESOLUTIONS = ("480p", "240p")  # looked up in this order in a DAVIS root
 
 def davis_roots(data_root: str | os.PathLike | None = "") -> list[Path]:
     """The DAVIS roots searched for ``data_root`` (see the module docstring), in order."""
-    from ..paths import data_root as shared_root
-
     demo = demo_davis_root()
     if data_root is None or str(data_root) == "":
         shared = shared_root()
@@ -88,7 +90,7 @@ class Clip:
 
     @property
     def prompts(self) -> dict[str, np.ndarray]:
-        """The first frame's ground truth as the prompt of :func:`hqtrack_core.tracking.track_video`."""
+        """The first frame's ground truth as the prompt of :func:`hqtrack_core.api.track_video`."""
         return {self.frames[0][0]: self.masks[0]}
 
 
@@ -123,9 +125,6 @@ def osvos_prediction(sequence: str, stem: str, data_root: str | os.PathLike | No
     """OSVOS's predicted label map ``(H, W) uint8`` of frame ``stem`` of a dev sequence, from the shared data's
     ``osvos_davis2017_predictions`` (a real method's output, e.g. the raw mask a refiner starts from); ``None`` when
     the shared data or that file is absent (the shipped clip has no predictions). ``data_root`` as above."""
-    from ..paths import data_root as shared_root
-    from .masks import read_mask
-
     if str(data_root or "") == "demo":
         return None
     root = shared_root() if not data_root else Path(data_root).expanduser()
@@ -162,16 +161,8 @@ def load_judo(data_root: str | os.PathLike | None = "", scale: float = 0.375, se
     853-pixel-wide ``00005.png`` is padded to the frame by :func:`~hqtrack_core.data.masks.fit_mask_to`, noted in
     ``warnings``), resized by ``scale``. Without the shared data (or with ``data_root="demo"``): a generated
     16-frame video whose second object is prompted at frame 5, with ``source`` saying so."""
-    import warnings as _warnings
-
-    from ..paths import data_root as shared_root
-    from .datasets import folder_video
-    from .masks import fit_mask_to, read_mask
-
     shared = None if str(data_root or "") == "demo" else (Path(data_root) if data_root else shared_root())
     if shared is None or not (shared / "cutie_examples" / "images" / "judo").is_dir():
-        from .toy_video import make_toy_video
-
         toy = make_toy_video(num_frames=16, height=240, width=320, num_objects=1, seed=seed, late_object=True)
         prompts = {0: toy.first_mask().astype(np.int64), 5: toy.first_mask(2).astype(np.int64)}
         return PromptedClip(list(toy.frames), prompts,
@@ -184,8 +175,8 @@ def load_judo(data_root: str | os.PathLike | None = "", scale: float = 0.375, se
         path = mask_dir / f"{stem}.png"
         if path.is_file():
             raw = read_mask(path)
-            with _warnings.catch_warnings(record=True) as caught:
-                _warnings.simplefilter("always")
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
                 fitted = fit_mask_to(raw, image.shape[:2])
             if caught:
                 notes.append(f"{path.name}: {raw.shape[1]}x{raw.shape[0]} -> {fitted.shape[1]}x{fitted.shape[0]}")

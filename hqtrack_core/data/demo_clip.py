@@ -22,7 +22,8 @@ import cv2
 import numpy as np
 
 from ..atomic import write_bytes_atomic
-from ..paths import artefacts_dir
+from ..paths import artefacts_dir, data_root
+from .datasets import davis_videos
 from .frames import resize_frame
 
 DEMO_SEQUENCE = "blackswan"
@@ -76,8 +77,6 @@ def check_clip(root: str | os.PathLike | None = None) -> list[str]:
 def make_clip(source: str | os.PathLike, out: str | os.PathLike, sequence: str = DEMO_SEQUENCE) -> list[Path]:
     """Write the clip of ``sequence`` from the shared data root ``source`` into ``out`` (replaced atomically:
     ``out/davis2016`` and ``out/SHA256SUMS``). Returns the written files, relative to ``out``."""
-    from .datasets import davis_videos
-
     davis = Path(source) / "davis2016"
     videos = {v.name: v for v in davis_videos(davis, "480p", split="dev")}
     if sequence not in videos:
@@ -139,8 +138,6 @@ def main(argv: list[str] | None = None) -> int:
             print(line, file=sys.stderr)
         print(f"{out}: {'OK' if not problems else f'{len(problems)} problem(s)'}")
         return 1 if problems else 0
-    from ..paths import data_root
-
     source = data_root()
     if source is None:
         print("demo_clip: error: no shared data (set HQTRACK_DATA or place ../shared/data beside the repo)",

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 __all__ = ["FRAME_SUFFIXES", "VIDEO_SUFFIXES", "natural_key", "list_frames", "read_frame", "FrameSource",
-           "open_frames", "resize_frame"]
+           "open_frames", "resize_frame", "resize_to", "RESIZE_MODES"]
 
 FRAME_SUFFIXES = (".jpg", ".jpeg", ".png")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
@@ -162,6 +162,23 @@ def open_frames(source: str | os.PathLike) -> FrameSource:
     return FrameSource(path=path, frames=None, _count=count, _size=size)
 
 
+# OpenCV interpolation of each resize mode: ``area`` anti-aliased downscaling (frames shown or stored smaller),
+# ``cubic`` the official test-time and training resize of network inputs, ``linear`` smooth upsampling of soft
+# maps, ``nearest`` label maps (ids never blend).
+RESIZE_MODES: dict[str, int] = {"area": cv2.INTER_AREA, "cubic": cv2.INTER_CUBIC, "linear": cv2.INTER_LINEAR,
+                                "nearest": cv2.INTER_NEAREST}
+
+
+def resize_to(image: np.ndarray, size: tuple[int, int], mode: str) -> np.ndarray:
+    """``image`` ``(H, W[, C])`` resized to ``size = (h, w)`` with :data:`RESIZE_MODES` ``mode`` (OpenCV); the
+    one resize of numpy frames and label maps in the package."""
+    try:
+        interpolation = RESIZE_MODES[mode]
+    except KeyError:
+        raise ValueError(f"resize mode must be one of {sorted(RESIZE_MODES)}, got {mode!r}") from None
+    return cv2.resize(image, (int(size[1]), int(size[0])), interpolation=interpolation)
+
+
 def resize_frame(image: np.ndarray, scale: float | None = None, short_edge: int | None = None,
                  nearest: bool = False) -> np.ndarray:
     """Resize a frame ``(H, W, 3)`` or a label map ``(H, W)`` by ``scale`` or to a ``short_edge`` (give one).
@@ -184,4 +201,4 @@ def resize_frame(image: np.ndarray, scale: float | None = None, short_edge: int 
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     if size == (w, h):
         return image
-    return cv2.resize(image, size, interpolation=cv2.INTER_NEAREST if nearest else cv2.INTER_AREA)
+    return resize_to(image, (size[1], size[0]), "nearest" if nearest else "area")

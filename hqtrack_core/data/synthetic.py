@@ -22,8 +22,9 @@ import torch
 from torch.utils.data import Dataset
 
 from . import transforms as T
-from .clips import ClipIndex, clip_sample
+from .clips import ClipIndex, clip_sample, davis_sequences
 from .frames import read_frame
+from .hard_augment import HardAugment, apply_clip_augment
 from .masks import read_mask
 
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -56,8 +57,6 @@ def pairs_from_davis(root: str | os.PathLike, split: str = "train", resolution: 
                      frame_stride: int = 1) -> list[StaticPair]:
     """Frames of the DAVIS sequences listed in ``ImageSets/<split>.txt`` used as static images
     (every ``frame_stride``-th frame)."""
-    from .clips import davis_sequences
-
     pairs = []
     for seq in davis_sequences(root, split, resolution):
         pairs += [StaticPair(img, msk) for img, msk in zip(seq.frames[::frame_stride], seq.masks[::frame_stride])]
@@ -69,7 +68,7 @@ class SyntheticClips(Dataset):
 
     def __init__(self, pairs: list[StaticPair], crop: tuple[int, int], seq_len: int = 5, max_objects: int = 10,
                  min_object_pixels: int = 100, merge_prob: float = 1.0, seed: int = 0,
-                 normalize: bool = True) -> None:
+                 normalize: bool = True, augment: HardAugment | None = None) -> None:
         if len(pairs) < 2:
             raise ValueError(f"need at least 2 static images (pasting draws a second one), got {len(pairs)}")
         self.pairs = list(pairs)
@@ -79,6 +78,7 @@ class SyntheticClips(Dataset):
         self.min_object_pixels = min_object_pixels
         self.merge_prob = merge_prob
         self.normalize = normalize
+        self.augment = augment or HardAugment()
         self.index = ClipIndex(len(self.pairs), seed)
 
     def __len__(self) -> int:
@@ -103,7 +103,7 @@ class SyntheticClips(Dataset):
             if i > 0:
                 if rng.random() < 0.3:
                     img, lb = T.hflip(img, lb)
-                img, lb = T.random_affine(img, lb, rng)
+                img, lb = T.random_affine(img, lb, rng, translate=self.augment.static_translate)
             img, lb = T.random_resized_crop(img, lb, self.crop, rng)
             img = T.photometric(img, rng)
             images.append(img)
@@ -120,4 +120,7 @@ class SyntheticClips(Dataset):
             images2, labels2, n2 = self.sequence(other, rng)
             images, labels, n = T.paste_clip(images, labels, n, images2, labels2, n2, rng,
                                              self.max_objects, self.min_object_pixels)
+        if self.augment.any_clip_level:
+            images, labels, n = apply_clip_augment(images, labels, n, self.augment, self.index.augment_rng(sample_id),
+                                                   self.max_objects, self.min_object_pixels)
         return clip_sample(images, labels, n, sample_id, self.normalize)

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .frames import resize_to
+
 
 @dataclass(frozen=True)
 class ToyObject:
@@ -53,10 +55,8 @@ class ToyVideo:
 
 def _texture(rng: np.random.Generator, height: int, width: int, scale: int) -> np.ndarray:
     """Smooth random texture in [0, 1], (H, W): bilinear upsampling of coarse noise."""
-    import cv2
-
     coarse = rng.random((max(2, height // scale), max(2, width // scale))).astype(np.float32)
-    return cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC).clip(0, 1)
+    return resize_to(coarse, (height, width), "cubic").clip(0, 1)
 
 
 def make_toy_video(

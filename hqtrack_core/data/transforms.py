@@ -1,4 +1,6 @@
-"""Training augmentations for clips (image + label map pairs), after aot-benchmark's recipe.
+"""Training augmentations for clips (image + label map pairs), after aot-benchmark's recipe, and the ImageNet
+normalisation of the encoders' input (training and inference: :func:`normalize`, :func:`normalize_image`, the one
+place the mean and std are written).
 
 Every random choice is drawn from an explicit ``numpy.random.Generator`` so that a clip is a pure function
 of (seed, sample index): training is reproducible across processes, workers and resumes.
@@ -12,8 +14,12 @@ import math
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 import torchvision.transforms.v2.functional as TF
 from torchvision.transforms import InterpolationMode
+
+from ..validate import frame_size
+from .frames import resize_to
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -109,11 +115,36 @@ def photometric(image: torch.Tensor, rng: np.random.Generator, jitter_prob: floa
     return image
 
 
+def _standardize(t: torch.Tensor) -> torch.Tensor:
+    """``(..., 3, H, W)`` float in [0, 1] -> ``(t - mean) / std`` with the ImageNet statistics (float32)."""
+    mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float32).view(3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, dtype=torch.float32).view(3, 1, 1)
+    return (t.to(mean.device) - mean) / std
+
+
 def normalize(images: torch.Tensor) -> torch.Tensor:
     """``(..., 3, H, W) uint8`` -> float, ImageNet-normalised (the encoders' input)."""
-    mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
-    return (images.float() / 255.0 - mean) / std
+    return _standardize(images.float() / 255.0)
+
+
+def normalize_image(image: np.ndarray | torch.Tensor, size: tuple[int, int] | None = None,
+                    device: torch.device | None = None) -> torch.Tensor:
+    """``HxWx3 uint8`` RGB (or float ``3xHxW`` in [0, 1]) -> ImageNet-normalised ``(1, 3, h, w)`` float32.
+
+    ``size=(h, w)`` resizes (bicubic, as the official test-time resize) before normalising.
+    """
+    frame_size(image)  # layout, dtype and value range, with a clear error
+    if isinstance(image, np.ndarray):
+        img = image.astype(np.float32)
+        if size is not None and tuple(size) != img.shape[:2]:
+            img = resize_to(img, size, "cubic")
+        t = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1) / 255.0
+    else:
+        t = image.float().cpu() if device is None else image.float()
+        if size is not None and tuple(size) != tuple(t.shape[-2:]):
+            t = F.interpolate(t[None], size=size, mode="bicubic", align_corners=False)[0]
+    t = _standardize(t)[None]
+    return t.to(device) if device is not None else t
 
 
 def denormalize(images: torch.Tensor) -> torch.Tensor:

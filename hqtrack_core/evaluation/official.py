@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hqtrack_core.data.vots import list_vots_sequences
+
 __all__ = ["vot_toolkit_scores", "vos_benchmark_scores"]
 
 
@@ -29,8 +31,6 @@ def vot_toolkit_scores(sequences_root: str | os.PathLike, results_root: str | os
     from vot.tracker.results import Results
     from vot.utilities.data import Grid
     from vot.workspace.storage import LocalStorage
-
-    from hqtrack_core.data.vots import list_vots_sequences
 
     sequences_root, results_root = Path(sequences_root), Path(results_root)
 

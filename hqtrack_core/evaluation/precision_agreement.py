@@ -4,16 +4,17 @@
   built from the same network, fp32 and the reduced precision, frame by frame; per propagated frame the max
   ``|logit difference|`` (merged logits at the image size) and the share of pixels whose label agrees. Each side
   writes its *own* prediction into its memory, as a user's run would (differences can accumulate).
-- :func:`dev_jf_by_precision`: J&F on the DAVIS-2016 dev sequences, fp32 vs bf16, run exactly as a user would:
-  ``hqtrack track SEQ --mask 00000.png --short-edge 240 --precision P`` then ``hqtrack eval davis``.
+- :func:`dev_jf_by_precision`: J&F on the DAVIS-2016 dev sequences, fp32 vs bf16, run as ``hqtrack track SEQ
+  --mask 00000.png --short-edge 240 --precision P`` then ``hqtrack eval davis`` run them: the same config (the
+  model card's, with the short edge and precision given), the same video loop, masks written and scored as files.
 
-``python -m hqtrack_core.evaluation.precision_agreement [--write]`` prints both (and with ``--write`` merges
-``fast_jf_fp32_dev``, ``fast_jf_bf16_dev``, ``fast_jf_delta_dev``, ``bf16_label_agreement_min_dev`` (first 20
-frames of each sequence) and ``fast_jf_loadavg`` into ``figures/bench.json``).
+``python -m hqtrack_core.bench.precision [--write]`` prints both (and with ``--write`` merges them into
+``figures/bench.json``).
 """
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -22,9 +23,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..api import InferenceConfig, build_tracker, track_video
+from ..data.frames import open_frames
+from ..data.masks import read_prompt_mask, write_mask
+from ..evaluation.davis import evaluate_davis
 from ..inference.engine import ResizePolicy, VMOSTracker
 from ..inference.memory import MemoryPolicy, memory_policy
-
+from ..paths import data_root as default_data_root
 
 BENCH_KEYS: tuple[str, ...] = ("fast_jf_fp32_dev", "fast_jf_bf16_dev", "fast_jf_delta_dev",
                                "bf16_label_agreement_min_dev", "fast_jf_loadavg")
@@ -71,16 +76,13 @@ def compare_precisions(model: torch.nn.Module, frames: Iterable[tuple[str, np.nd
     if not low.precision.reduced:
         raise ValueError(f"precision {precision!r} resolved to fp32 here: nothing to compare")
     result = PrecisionAgreement(low.precision.name)
-    for index, (stem, image) in enumerate(frames):
-        if max_frames is not None and index >= max_frames:
-            break
-        if index == 0:
-            exact.step(image, mask)
-            low.step(image, mask)
+    frames = list(frames if max_frames is None else itertools.islice(frames, max_frames))
+    prompts = {frames[0][0]: mask} if frames else {}
+    for a, b in zip(track_video(exact, frames, prompts, outputs=True), track_video(low, frames, prompts, outputs=True)):
+        if a.index == 0:
             continue
-        a, b = exact.step(image), low.step(image)
-        result.stems.append(stem)
-        result.max_abs_logit_diff.append(float((a.logits - b.logits.float()).abs().max()))
+        result.stems.append(a.stem)
+        result.max_abs_logit_diff.append(float((a.output.logits - b.output.logits.float()).abs().max()))
         result.label_agreement.append(float(np.mean(a.labels == b.labels)))
     if not result.stems:
         raise ValueError("compare_precisions needs at least two frames (the prompt and one to propagate)")
@@ -90,13 +92,10 @@ def compare_precisions(model: torch.nn.Module, frames: Iterable[tuple[str, np.nd
 def dev_jf_by_precision(data_root: str | Path | None = None, precisions: Sequence[str] = ("fp32", "bf16"),
                         short_edge: int = 240, sequences: Sequence[str] | None = None,
                         work_dir: str | Path | None = None) -> dict[str, float]:
-    """J&F of the default model on the DAVIS-2016 dev sequences for each precision, through the ``hqtrack track``
-    and ``hqtrack eval davis`` commands. Returns ``{"fast_jf_<p>_dev": J&F, "fast_jf_<p>_<seq>": J&F, ...}`` and,
-    for exactly two precisions, ``fast_jf_delta_dev`` (second minus first)."""
-    from ..cli import main
-    from ..evaluation.davis import evaluate_davis
-    from ..paths import data_root as default_data_root
-
+    """J&F of the default model on the DAVIS-2016 dev sequences for each precision, as ``hqtrack track`` (the model
+    card's config with ``short_edge`` and the precision, on the CPU) and ``hqtrack eval davis`` give it. Returns
+    ``{"fast_jf_<p>_dev": J&F, "fast_jf_<p>_<seq>": J&F, ...}`` and, for exactly two precisions,
+    ``fast_jf_delta_dev`` (second minus first)."""
     root = Path(data_root) if data_root is not None else default_data_root()
     if root is None:
         raise FileNotFoundError("no shared data: set HQTRACK_DATA (DAVIS-2016 dev sequences are needed)")
@@ -107,12 +106,15 @@ def dev_jf_by_precision(data_root: str | Path | None = None, precisions: Sequenc
     with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
         for precision in precisions:
             pred = Path(tmp) / precision
+            config = InferenceConfig.from_card(short_edge=short_edge, precision=precision, device="cpu")
+            pipeline = build_tracker(config)
             for name in names:
-                code = main(["track", str(frames_root / name), "--mask", str(gt_root / name / "00000.png"),
-                             "--out", str(pred / name), "--short-edge", str(short_edge),
-                             "--precision", precision, "--device", "cpu"])
-                if code != 0:
-                    raise RuntimeError(f"hqtrack track failed on {name} ({precision}), exit {code}")
+                pipeline.tracker.reset()  # a new video, the same networks
+                frames = open_frames(frames_root / name)
+                mask = read_prompt_mask(gt_root / name / "00000.png", frames.size)
+                (pred / name).mkdir(parents=True)
+                for frame in track_video(pipeline, frames, {frames.stems[0]: mask}):
+                    write_mask(pred / name / f"{frame.stem}.png", frame.labels)
             score = evaluate_davis(gt_root, pred, sequences=names)
             figures[f"fast_jf_{precision}_dev"] = float(score.measures()["JF"])
             for name in names:
@@ -120,64 +122,3 @@ def dev_jf_by_precision(data_root: str | Path | None = None, precisions: Sequenc
     if len(precisions) == 2:
         figures["fast_jf_delta_dev"] = figures[f"fast_jf_{precisions[1]}_dev"] - figures[f"fast_jf_{precisions[0]}_dev"]
     return figures
-
-
-def _main(argv: list[str] | None = None) -> int:
-    import argparse
-    import json
-    import os
-
-    parser = argparse.ArgumentParser(prog="python -m hqtrack_core.evaluation.precision_agreement",
-                                     description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--short-edge", type=int, default=240)
-    parser.add_argument("--sequences", nargs="+", help="default: ImageSets/dev.txt")
-    parser.add_argument("--agreement-frames", type=int, default=20,
-                        help="frames per sequence for the logit / label comparison (default 20; 0 = skip it)")
-    parser.add_argument("--write", action="store_true", help="merge the J&F figures into figures/bench.json")
-    args = parser.parse_args(argv)
-
-    from ..data.frames import open_frames
-    from ..data.masks import read_mask
-    from ..hub import card_flip, card_memory, load_vmos_model, model_card_of
-    from ..paths import data_root
-
-    root = data_root()
-    if root is None:
-        raise SystemExit("no shared data: set HQTRACK_DATA")
-    davis = root / "davis2016"
-    names = args.sequences or (davis / "ImageSets" / "dev.txt").read_text().split()
-    net, description = load_vmos_model()
-    resize = ResizePolicy(min_short_edge=args.short_edge, max_short_edge=args.short_edge)
-    card = model_card_of()
-    memory = card_memory(card)  # the card's policy and flip, as `hqtrack track` below uses
-    flip = card_flip(card)
-    policy = memory_policy(memory)
-    figures: dict[str, float] = {}
-    for name in names if args.agreement_frames else []:
-        frames = open_frames(davis / "JPEGImages" / "480p" / name)
-        mask = read_mask(davis / "Annotations" / "480p" / name / "00000.png").astype(np.int64)
-        agree = compare_precisions(net.eval(), frames, mask, "bf16", policy=policy, resize=resize,
-                                   max_frames=args.agreement_frames, flip=flip)
-        print(f"{name}: bf16 vs fp32 over {len(agree.stems)} frames: labels agree min {agree.min_agreement:.5f} "
-              f"mean {agree.mean_agreement:.5f}; max |logit diff| worst {agree.worst_logit_diff:.3f} "
-              f"median {float(np.median(agree.max_abs_logit_diff)):.3f}")
-        figures[f"bf16_label_agreement_min_{name}"] = agree.min_agreement
-        figures[f"bf16_max_abs_logit_diff_{name}"] = agree.worst_logit_diff
-    if args.agreement_frames:
-        figures["bf16_label_agreement_min_dev"] = min(figures[f"bf16_label_agreement_min_{n}"] for n in names)
-    jf = dev_jf_by_precision(root, short_edge=args.short_edge, sequences=names)
-    figures.update(jf)
-    figures["fast_jf_loadavg"] = os.getloadavg()[0]
-    print(f"model {description}, short edge {args.short_edge}, memory {memory}, flip {flip}: "
-          f"J&F fp32 {jf['fast_jf_fp32_dev']:.4f}, bf16 {jf['fast_jf_bf16_dev']:.4f}, "
-          f"delta {jf['fast_jf_delta_dev']:+.4f}")
-    print(json.dumps(figures, indent=2))
-    if args.write:
-        from ..bench.record import update_bench
-
-        update_bench({k: round(v, 6) for k, v in figures.items() if k in BENCH_KEYS})
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(_main())

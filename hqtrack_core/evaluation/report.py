@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from hqtrack_core.evaluation.davis import DavisScore
@@ -63,8 +64,6 @@ def overlay(image: np.ndarray, gt: np.ndarray, pred: np.ndarray, alpha: float = 
     """RGB overlay ``(H, W, 3) uint8``: true positives green, misses (truth only) blue, false positives red, true
     outline white. ``crop`` zooms on the true object's box (the prediction's if the truth is empty), widened by its
 size on each side (at least 40 px)."""
-    import cv2
-
     gt, pred = np.asarray(gt, bool), np.asarray(pred, bool)
     out = image.astype(np.float32).copy()
     for region, colour in ((gt & pred, (0, 200, 0)), (gt & ~pred, (40, 90, 255)), (pred & ~gt, (255, 40, 40))):
@@ -110,8 +109,6 @@ def plot_jf_frames(ax, score: DavisScore) -> None:
 def degrade_labels(labels: np.ndarray, seed: int = 0, shift: int = 3, drop_every: int = 7) -> list[np.ndarray]:
     """A synthetic "method" for demos without real predictions: the true label maps ``(T, H, W)`` shifted by a
     drifting offset, eroded, with an object dropped every ``drop_every`` frames."""
-    import cv2
-
     rng = np.random.default_rng(seed)
     out = []
     for t, label in enumerate(labels):

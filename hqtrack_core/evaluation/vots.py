@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +55,8 @@ from pathlib import Path
 import numpy as np
 
 from hqtrack_core.data.vot_format import FAILURE, INITIALIZATION, UNKNOWN, MaskRegion, Region, Special
+from hqtrack_core.data.vots import list_vots_sequences, read_vots_results, read_vots_sequence, result_name
+from hqtrack_core.evaluation.davis import partial_record
 
 __all__ = [
     "PLOT_THRESHOLDS", "region_overlap", "frame_overlaps", "ObjectScore", "SequenceScore", "VotsScore",
@@ -276,8 +279,6 @@ class VotsScore:
         out: dict = {k: clean(v) for k, v in self.measures().items()}
         out["sequences"] = {name: {k: clean(v) for k, v in s.measures().items()} for name, s in self.sequences.items()}
         if self.missing:
-            from .davis import partial_record
-
             out["partial"] = partial_record(len(self.sequences), self.missing)
         return out
 
@@ -303,9 +304,6 @@ def evaluate_vots(sequences_root: str | os.PathLike, results: str | os.PathLike,
     """Score a VOTS workspace: every sequence of ``sequences_root`` (or ``names``) against the result trajectories
     in ``results/<seq>/`` (what ``hqtrack eval vots`` reports). A missing sequence folder, object result or frame
     is an error naming it, unless ``partial``: that sequence is then left out and listed in ``score.missing``."""
-    import warnings
-
-    from hqtrack_core.data.vots import list_vots_sequences, read_vots_results, read_vots_sequence, result_name
 
     results = Path(results)
     if not results.is_dir():

@@ -1,13 +1,18 @@
-"""VMOS inference engine: a stateful tracker over one video (Cutie/SAM-style ``step`` API).
+"""The user-facing VMOS tracker over one video (Cutie/SAM-style ``step`` API): :class:`VMOSTracker`, its output
+:class:`StepOutput`.
 
-Two layers, as the official aot-benchmark ``AOTEngine`` / ``AOTInferEngine`` split:
+The pieces follow the official aot-benchmark ``AOTEngine`` / ``AOTInferEngine`` split:
 
-- :class:`GroupEngine` works on batched tensors for one group of <= 10 objects (or a batch of training
-  clips): reference frames, propagation, decoding, memory writes. It is differentiable (no ``no_grad``
-  inside); the trainer reuses it.
-- :class:`VMOSTracker` is the user-facing object: numpy images and label maps of arbitrary object ids,
-  groups of 10 sharing the image features, soft aggregation across groups (background probability =
-  product), objects added mid-video, the optional official test-time resize, clear errors.
+- :class:`~hqtrack_core.inference.group.GroupEngine` works on batched tensors for one group of <= 10 objects:
+  reference frames, propagation, decoding, memory writes into a :class:`~hqtrack_core.inference.memory.MemoryState`.
+  It is differentiable (no ``no_grad`` inside). The trainer's clip unroll (:mod:`hqtrack_core.training.unroll`)
+  keeps its memory in the same ``MemoryState`` but attaches identities itself (ID shuffling, detached labels in
+  sequence training), so it calls the network directly rather than through ``GroupEngine``.
+- :class:`VMOSTracker` (here) is the user-facing object: numpy images and label maps of arbitrary object ids,
+  groups of 10 sharing the image features (:mod:`~hqtrack_core.inference.objects`), soft aggregation across groups
+  (background probability = product, :mod:`~hqtrack_core.inference.merge`), objects added mid-video, the optional
+  official test-time resize (:mod:`~hqtrack_core.inference.preprocess`), clear errors
+  (:mod:`~hqtrack_core.inference.masks`).
 
 ``step(image, mask=None)`` = :meth:`VMOSTracker.propagate` (predict, no memory write) followed by
 :meth:`VMOSTracker.remember` of its own prediction (or, when ``mask`` adds/updates objects, of the
@@ -24,146 +29,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..model.gpm import LayerMemory
+from ..data.transforms import normalize_image
 from ..model.low_precision import low_precision_copy
 from ..model.vmos import VMOS, Features, Propagation, inference_copy
 from ..precision import PrecisionChoice, resolve_precision
 from ..validate import frame_size
-from .memory import MEMORY_PRESETS, MemoryEntry, MemoryPolicy, MemoryState
+from .group import GroupEngine
+from .masks import check_mask
+from .memory import MEMORY_PRESETS, MemoryPolicy, MemoryState
+from .merge import channel_argmax, merge_views, soft_aggregate
 from .objects import ObjectManager
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from .preprocess import ResizePolicy
 
 FlipMemory = Literal["fused", "own"]
 FLIP_MEMORIES: tuple[str, ...] = ("fused", "own")
-
-
-@dataclass(frozen=True)
-class ResizePolicy:
-    """Test-time input size (aot-benchmark ``MultiRestrictSize``; HQTrack enlarges small inputs too).
-
-    The short edge is scaled up to ``min_short_edge`` / down to ``max_short_edge`` (when set), then the
-    long edge down to ``max_long_edge``; each side is snapped to ``16k + 1``. Logits are resized back.
-    """
-
-    min_short_edge: int | None = None
-    max_short_edge: int | None = None
-    max_long_edge: int | None = 1040
-    stride: int = 16
-
-    def size_for(self, height: int, width: int) -> tuple[int, int]:
-        h, w = float(height), float(width)
-        short = min(h, w)
-        if self.min_short_edge is not None and short < self.min_short_edge:
-            h, w = h * self.min_short_edge / short, w * self.min_short_edge / short
-        short = min(h, w)
-        if self.max_short_edge is not None and short > self.max_short_edge:
-            h, w = h * self.max_short_edge / short, w * self.max_short_edge / short
-        long = max(h, w)
-        if self.max_long_edge is not None and long > self.max_long_edge:
-            h, w = h * self.max_long_edge / long, w * self.max_long_edge / long
-        h, w = int(h), int(w)
-        s = self.stride
-        if (h - 1) % s:
-            h = int(np.around((h - 1) / s) * s + 1)
-        if (w - 1) % s:
-            w = int(np.around((w - 1) / s) * s + 1)
-        return h, w
-
-
-OFFICIAL_RESIZE = ResizePolicy(min_short_edge=None, max_short_edge=None, max_long_edge=1040)
-HQTRACK_RESIZE = ResizePolicy(min_short_edge=480, max_short_edge=None, max_long_edge=1040)
-
-
-def normalize_image(image: np.ndarray | torch.Tensor, size: tuple[int, int] | None = None,
-                    device: torch.device | None = None) -> torch.Tensor:
-    """``HxWx3 uint8`` RGB (or float ``3xHxW`` in [0, 1]) -> ImageNet-normalised ``(1, 3, h, w)`` float32.
-
-    ``size=(h, w)`` resizes (bicubic, as the official test-time resize) before normalising.
-    """
-    frame_size(image)  # layout, dtype and value range, with a clear error
-    if isinstance(image, np.ndarray):
-        img = image.astype(np.float32)
-        if size is not None and tuple(size) != img.shape[:2]:
-            img = cv2.resize(img, dsize=(size[1], size[0]), interpolation=cv2.INTER_CUBIC)
-        t = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1) / 255.0
-    else:
-        t = image.float().cpu() if device is None else image.float()
-        if size is not None and tuple(size) != tuple(t.shape[-2:]):
-            t = F.interpolate(t[None], size=size, mode="bicubic", align_corners=False)[0]
-    mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float32).view(3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, dtype=torch.float32).view(3, 1, 1)
-    t = ((t.to(mean.device) - mean) / std)[None]
-    return t.to(device) if device is not None else t
-
-
-class GroupEngine:
-    """Memory + per-frame computation for one group of objects (batched over ``B``; differentiable).
-
-    Labels are slot maps ``(B, H, W)`` (0 = background, 1..max_obj) or soft one-hot ``(B, max_obj+1, H, W)``
-    at the network input size.
-    """
-
-    def __init__(self, model: VMOS, policy: MemoryPolicy) -> None:
-        self.model = model
-        self.policy = policy
-        self.memory = MemoryState(policy)
-
-    def _id_emb(self, labels: torch.Tensor) -> torch.Tensor:
-        if labels.dim() == 4 and labels.shape[1] == self.model.max_obj_num + 1:
-            return self.model.id_embedding(labels.float())
-        if labels.dim() != 3:
-            raise ValueError(f"labels must be (B, H, W) slots or (B, {self.model.max_obj_num + 1}, H, W) "
-                             f"one-hot, got {tuple(labels.shape)}")
-        return self.model.id_embedding_from_labels(labels.long())
-
-    def add_reference(self, features: Features, labels: torch.Tensor, frame_index: int) -> Propagation:
-        """Encode a frame with a known mask against itself and pin it in memory."""
-        id_emb = self._id_emb(labels)
-        prop = self.model.propagate(features, id_emb=id_emb)
-        keys, values = self.model.memory_entry(prop, id_emb)
-        self.memory.add_reference(MemoryEntry(frame_index, keys, values, "reference"))
-        return prop
-
-    def layer_memories(self) -> list[LayerMemory]:
-        if self.memory.is_empty():
-            raise ValueError("memory has no reference frame yet: the first frame needs a mask")
-        short = self.memory.short_term
-        out = []
-        # every layer stored in the entries (the multi-scale VMOS stores one more, at 1/8)
-        for i in range(len(short.keys)):
-            lk, lv = self.memory.long_term_tokens(i)
-            out.append(LayerMemory(lk, lv, short.keys[i], short.values[i]))
-        return out
-
-    def propagate(self, features: Features) -> Propagation:
-        """Match a new frame against memory (no write)."""
-        return self.model.propagate(features, self.layer_memories())
-
-    def decode(self, prop: Propagation, features: Features, output_size: tuple[int, int] | None = None,
-               slots_used: int | None = None) -> torch.Tensor:
-        """Logits ``(B, max_obj+1, H, W)``; slots above ``slots_used`` set to -1e10 (unused identities)."""
-        logits = self.model.decode(prop, features)
-        if slots_used is not None and slots_used < self.model.max_obj_num:
-            keep = torch.arange(logits.shape[1], device=logits.device) <= slots_used
-            logits = logits.masked_fill(~keep.view(1, -1, 1, 1), -1e10)
-        if output_size is not None:
-            logits = F.interpolate(logits, size=output_size, mode="bilinear",
-                                   align_corners=self.model.cfg.align_corners)
-        return logits
-
-    def remember(self, prop: Propagation, labels: torch.Tensor, frame_index: int) -> bool:
-        """Write the propagated frame with its mask; returns whether it became a long-term entry."""
-        id_emb = self._id_emb(labels)
-        keys, values = self.model.memory_entry(prop, id_emb)
-        return self.memory.add_frame(MemoryEntry(frame_index, keys, values, "short_term"))
 
 
 @dataclass
@@ -187,33 +70,6 @@ class _Pending:
     props: list[Propagation]
     output: StepOutput
     view_labels: list[np.ndarray] | None = None  # flip: each view's own prediction, in that view's coordinates
-
-
-def channel_argmax(x: torch.Tensor) -> torch.Tensor:
-    """``argmax(x, dim=0)`` for ``(C, H, W)`` with few channels (first maximum wins, like torch.argmax);
-    a running comparison is several times faster than the strided reduction at 480p."""
-    best = x[0].clone()
-    index = torch.zeros(x.shape[1:], dtype=torch.long, device=x.device)
-    for c in range(1, x.shape[0]):
-        better = x[c] > best
-        index.masked_fill_(better, c)
-        torch.maximum(best, x[c], out=best)
-    return index
-
-
-def soft_aggregate(group_logits: list[torch.Tensor], max_obj: int | None = None) -> torch.Tensor:
-    """Merge per-group logits ``(1, 1 + n_g, H, W)`` (background first): background prob = product of the
-    groups' background probs, object probs kept, clamped to [1e-5, 1 - 1e-5], back to logits (official
-    ``soft_logit_aggregation``). One group is returned as is."""
-    if len(group_logits) == 1:
-        return group_logits[0]
-    bg, fg = [], []
-    for logit in group_logits:
-        prob = torch.softmax(logit, dim=1)
-        bg.append(prob[:, :1])
-        fg.append(prob[:, 1:] if max_obj is None else prob[:, 1:1 + max_obj])
-    bg_prob = torch.prod(torch.cat(bg, dim=1), dim=1, keepdim=True)
-    return torch.logit(torch.cat([bg_prob] + fg, dim=1).clamp(1e-5, 1 - 1e-5))
 
 
 @dataclass
@@ -305,40 +161,6 @@ class VMOSTracker:
             x = torch.cat([x, x.flip(-1)])
         return x.contiguous(memory_format=torch.channels_last) if self.optimize else x
 
-    def _check_mask(self, mask) -> np.ndarray:
-        """An ``(H, W)`` id map as people hold it -> int64 ids. Accepted: numpy or torch (any device with data),
-        bool (``gt > 0``: object 1), any integer dtype, floats holding whole numbers (``0.0/1.0``). Refused with
-        the fix: fractional floats (probabilities), NaN, negative ids, other shapes / types, 'meta' tensors."""
-        if isinstance(mask, torch.Tensor):
-            if mask.device.type == "meta":
-                raise ValueError("mask tensor is on device 'meta', which holds no data: pass real ids (a numpy "
-                                 "array, or a tensor on any device: it is copied to the tracker's)")
-            mask = mask.detach().cpu().numpy()
-        if not isinstance(mask, np.ndarray):
-            fix = ("np.array(mask) (an indexed 'P' PNG gives its ids)" if type(mask).__module__.startswith("PIL.")
-                   else "np.asarray(mask)")
-            raise ValueError(f"mask must be an HxW numpy array or torch tensor of object ids, got "
-                             f"{type(mask).__name__}: use {fix}")
-        if mask.ndim != 2:
-            squeeze = " (use mask.squeeze())" if mask.ndim == 3 and 1 in (mask.shape[0], mask.shape[-1]) else ""
-            raise ValueError(f"mask must be HxW, got shape {mask.shape}{squeeze}")
-        if tuple(mask.shape) != self.image_size:
-            raise ValueError(f"mask shape {mask.shape} does not match the image size {self.image_size}")
-        if mask.dtype == bool:  # (gt > 0): one object, id 1
-            mask = mask.astype(np.uint8)
-        if np.issubdtype(mask.dtype, np.floating):
-            if not np.isfinite(mask).all():
-                raise ValueError("mask holds NaN/inf: pass object ids (0 = background)")
-            if not np.array_equal(mask, np.round(mask)):
-                raise ValueError(f"mask of dtype {mask.dtype} holds fractional values (e.g. "
-                                 f"{float(mask[mask != np.round(mask)][0]):g}): it must hold object ids; for "
-                                 "probabilities threshold them, e.g. (prob > 0.5)")
-        elif not np.issubdtype(mask.dtype, np.integer):
-            raise ValueError(f"mask must hold integer object ids, got dtype {mask.dtype}")
-        if mask.min(initial=0) < 0:
-            raise ValueError("mask ids must be >= 0 (0 = background)")
-        return mask.astype(np.int64)
-
     def _view_labels(self, labels: np.ndarray, pending: _Pending | None = None,
                      given: np.ndarray | None = None) -> list[np.ndarray]:
         """The id map each view writes, in that view's coordinates: ``labels`` (mirrored for the mirrored view),
@@ -386,7 +208,7 @@ class VMOSTracker:
         self.frame_index += 1
         with self.precision.autocast():
             features = self.net.encode(x)
-        props, group_logits, order = [], [], []
+        props, group_logits = [], []
         for g, engine in enumerate(self.groups):
             with self.precision.autocast():
                 prop = engine.propagate(features)
@@ -398,21 +220,11 @@ class VMOSTracker:
             low = low.float()  # the merge, softmax and argmax below run in fp32 whatever the precision
             group_logits.append(F.interpolate(low, size=self.image_size, mode="bilinear",
                                               align_corners=self.net.cfg.align_corners))
-            order += [obj for obj, _ in pairs]
-        if order != self.object_ids:
-            raise RuntimeError(f"object order {order} != {self.object_ids}")  # pragma: no cover
-        merged = soft_aggregate(group_logits, self.model.max_obj_num)  # (V, N + 1, H, W)
+        merged, probs, view_probs = merge_views(soft_aggregate(group_logits, self.model.max_obj_num))
         ids = np.array([0] + self.object_ids, dtype=np.int64)
         view_labels = None
-        if self.flip:
-            view_probs = torch.softmax(merged, dim=1)
-            probs = (view_probs[0] + view_probs[1].flip(-1)) / 2
-            merged = torch.log(probs.clamp_min(1e-20))
-            if self.flip_memory == "own":
-                view_labels = [ids[channel_argmax(m).cpu().numpy()] for m in view_probs]
-        else:
-            merged = merged[0]
-            probs = torch.softmax(merged, dim=0)
+        if view_probs is not None and self.flip_memory == "own":
+            view_labels = [ids[channel_argmax(m).cpu().numpy()] for m in view_probs]
         labels = ids[channel_argmax(merged).cpu().numpy()]
         out = StepOutput(labels=labels, probs=probs, object_ids=self.object_ids, frame_index=self.frame_index,
                          logits=merged)
@@ -424,7 +236,7 @@ class VMOSTracker:
         """Write the last propagated frame into memory with the given ``HxW`` object-id map."""
         if self._pending is None:
             raise ValueError("remember() needs a frame from propagate() first (and only once per frame)")
-        labels = self._check_mask(labels)
+        labels = check_mask(labels, self.image_size)
         pending, self._pending = self._pending, None
         slot_maps = self._slot_maps(labels, self._view_labels(labels, pending))
         with self.precision.autocast():
@@ -442,14 +254,14 @@ class VMOSTracker:
         if first:
             try:
                 x = self._prepare_image(image)
-                mask = self._check_mask(mask)
+                mask = check_mask(mask, self.image_size)
             except (ValueError, KeyError):
                 self.reset()  # nothing half-set on a rejected first frame
                 raise
             self.frame_index += 1
         else:
             self._prepare_image(image, check_only=True)  # propagate() below encodes the frame
-            mask = self._check_mask(mask)
+            mask = check_mask(mask, self.image_size)
         present = sorted(int(i) for i in np.unique(mask) if i != 0)
         objects = present if objects is None else [int(i) for i in objects]
         missing = [i for i in present if i not in objects]
@@ -458,20 +270,23 @@ class VMOSTracker:
         if first and not objects:
             self.reset()
             raise ValueError("the first mask has no objects (all zeros)")
-        if first:
-            self.objects.add(objects)
-            labels = np.where(np.isin(mask, objects), mask, 0)
-            for _ in range(self.objects.num_groups):
-                self.groups.append(GroupEngine(self.net, self.policy))
-            with self.precision.autocast():
-                features = self.net.encode(x)
-                for engine, slots in zip(self.groups, self._slot_maps(labels, self._view_labels(labels))):
-                    engine.add_reference(features, slots, self.frame_index)
-            ids = [0] + self.object_ids
-            probs = torch.stack([torch.from_numpy(labels == i) for i in ids]).float().to(self.device)
-            return StepOutput(labels=labels, probs=probs, object_ids=self.object_ids,
-                              frame_index=self.frame_index)
-        # Later frame: predict, overwrite with the mask, reference for groups that gained objects.
+        return self._add_first_mask(x, mask, objects) if first else self._add_later_mask(image, mask, objects)
+
+    def _add_first_mask(self, x: torch.Tensor, mask: np.ndarray, objects: list[int]) -> StepOutput:
+        """The first frame (``x``: the network input): its objects registered, stored as every group's reference."""
+        self.objects.add(objects)
+        labels = np.where(np.isin(mask, objects), mask, 0)
+        for _ in range(self.objects.num_groups):
+            self.groups.append(GroupEngine(self.net, self.policy))
+        with self.precision.autocast():
+            features = self.net.encode(x)
+            for engine, slots in zip(self.groups, self._slot_maps(labels, self._view_labels(labels))):
+                engine.add_reference(features, slots, self.frame_index)
+        return self._mask_output(labels)
+
+    def _add_later_mask(self, image, mask: np.ndarray, objects: list[int]) -> StepOutput:
+        """A later frame: predict, overwrite with the mask, reference for the groups that gained or corrected
+        objects."""
         self.objects.check_new(objects)  # fail before any state changes
         out = self.propagate(image)
         pending, self._pending = self._pending, None
@@ -496,10 +311,13 @@ class VMOSTracker:
                     engine.add_reference(pending.features, slot_maps[g], pending.frame_index)
                 else:
                     engine.remember(pending.props[g], slot_maps[g], pending.frame_index)
+        return self._mask_output(labels)
+
+    def _mask_output(self, labels: np.ndarray) -> StepOutput:
+        """The output of a frame with a user mask: its labels, one-hot probabilities, no logits."""
         ids = [0] + self.object_ids
         probs = torch.stack([torch.from_numpy(labels == i) for i in ids]).float().to(self.device)
-        return StepOutput(labels=labels, probs=probs, object_ids=self.object_ids, frame_index=self.frame_index,
-                          logits=None)
+        return StepOutput(labels=labels, probs=probs, object_ids=self.object_ids, frame_index=self.frame_index)
 
     def step(self, image, mask: np.ndarray | None = None, objects: list[int] | None = None) -> StepOutput:
         """Process one frame: with ``mask`` add/update objects; otherwise propagate and remember."""

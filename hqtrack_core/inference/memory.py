@@ -21,10 +21,12 @@ the oldest of them; a reference frame resets the list. :class:`MemoryState` repr
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import torch
+
+from ..model.gpm import LayerMemory
 
 WriteMode = Literal["raw", "refined"]
 
@@ -70,8 +72,6 @@ MEMORY_PRESETS: dict[str, MemoryPolicy] = {
 
 def memory_policy(name: str, **overrides) -> MemoryPolicy:
     """A named :data:`MEMORY_PRESETS` policy, optionally with fields replaced."""
-    from dataclasses import replace
-
     try:
         policy = MEMORY_PRESETS[name]
     except KeyError:
@@ -90,10 +90,6 @@ class MemoryEntry:
     keys: list[torch.Tensor]
     values: list[torch.Tensor]
     kind: Literal["reference", "long_term", "short_term"] = "long_term"
-
-    @property
-    def num_tokens(self) -> int:
-        return int(self.keys[0].shape[1])
 
     def nbytes(self) -> int:
         return sum(t.numel() * t.element_size() for t in (*self.keys, *self.values))
@@ -183,3 +179,15 @@ class MemoryState:
                 self._cache = [(torch.cat([e.keys[i] for e in entries], dim=1),
                                 torch.cat([e.values[i] for e in entries], dim=1)) for i in range(n_layers)]
         return self._cache[layer]
+
+    def layer_memories(self) -> list[LayerMemory]:
+        """What each layer attends to: the long-term tokens and the short-term entry (every layer stored in the
+        entries; the multi-scale VMOS stores one more, at 1/8)."""
+        if self.is_empty():
+            raise ValueError("memory has no reference frame yet: the first frame needs a mask")
+        short = self.short_term
+        out = []
+        for i in range(len(short.keys)):
+            lk, lv = self.long_term_tokens(i)
+            out.append(LayerMemory(lk, lv, short.keys[i], short.values[i]))
+        return out

@@ -75,11 +75,3 @@ class ObjectManager:
     def group_objects(self, group: int) -> list[tuple[int, int]]:
         """Active ``(obj_id, slot)`` pairs of ``group``."""
         return [(i, s) for i, (g, s) in self._slots.items() if g == group and i not in self._removed]
-
-    def removed_slots(self, group: int) -> list[int]:
-        """Slots of removed ids in ``group`` (masked out of predictions)."""
-        return [s for i, (g, s) in self._slots.items() if g == group and i in self._removed]
-
-    def slots_used(self, group: int) -> int:
-        """Highest slot used in ``group`` (the official ``obj_num`` of that group)."""
-        return self._used[group]

@@ -1,8 +1,8 @@
 """VMOS network: DeAOT core (encoders, ID bank, gated propagation, FPN decoder) and HQTrack extensions."""
 
+from .build import vmos_from_preset, vmos_from_config
 from .config import PRESETS, VMOSConfig, get_config, register_config
-from .vmos import VMOS, Features, Propagation, build_vmos
-from . import multiscale  # noqa: E402,F401  (registers the HQTrack presets: hqtrack_vmos, hqtrack_teach)
+from .vmos import VMOS, Features, Propagation
 
 __all__ = ["PRESETS", "VMOSConfig", "get_config", "register_config", "VMOS", "Features", "Propagation",
-           "build_vmos"]
+           "vmos_from_preset", "vmos_from_config"]

@@ -246,7 +246,6 @@ def local_attention_blocked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, r
     hp, wp, pos, kw = _block_index(h, w, max_dis, block, str(q.device))
     nby, nbx = hp // block, wp // block
     nb = nby * nbx
-    win2 = (2 * m + 1) ** 2
 
     def key_tiles(x: torch.Tensor) -> torch.Tensor:
         c = x.shape[-1]

@@ -1,8 +1,8 @@
 """The model card: what a checkpoint was trained on and how it prefers to be run, stored inside the checkpoint.
 
-``hqtrack track`` and :func:`hqtrack_core.hub.load_tracker` take their defaults from it (inference short edge,
-precision, refiner, memory policy, test-time flip) when the user does not say otherwise, so a model trained at a
-240-pixel short edge is not run at 480p by accident. The card lives in the ``.safetensors`` metadata (key
+``hqtrack track`` and :meth:`hqtrack_core.api.InferenceConfig.from_card` take their defaults from it (inference
+short edge, precision, refiner, memory policy, test-time flip) when the user does not say otherwise, so a model
+trained at a 240-pixel short edge is not run at 480p by accident. The card lives in the ``.safetensors`` metadata (key
 ``model_card``, JSON) written by :func:`hqtrack_core.model.checkpoint.save_vmos`, and is repeated, readable, in the
 ``.json`` beside it.
 """
@@ -14,6 +14,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from ..precision import PRECISIONS
+from ..validate import MIN_SHORT_EDGE
+from ..weights import read_safetensors, read_safetensors_metadata, write_safetensors
 
 METADATA_KEY = "model_card"
 
@@ -31,7 +35,9 @@ class ModelCard:
         preferred_refiner: ``none|classical|hqsam|sam`` (``--refiner`` default; a weight-needing refiner is
             never a default, since its weights are not in this checkpoint).
         preferred_memory: a memory policy preset of :data:`hqtrack_core.inference.memory.MEMORY_PRESETS`
-            (``--memory`` default; ``released`` for cards written before this field existed).
+            (``--memory`` default; ``released`` for cards written before this field existed). The card checks
+            only that it is a name: the model layer does not know the inference presets, so an unknown name
+            is refused where the card is resolved into run settings (before any weight is loaded).
         preferred_flip: run the test-time flip (``--flip`` / ``--no-flip`` default; False for cards written
             before this field existed).
         data: the training data, in words.
@@ -53,23 +59,17 @@ class ModelCard:
     notes: str = ""
 
     def __post_init__(self) -> None:
-        from ..precision import PRECISIONS
-
         if self.preferred_precision not in PRECISIONS:
             raise ValueError(f"model card: preferred_precision must be one of {PRECISIONS}, "
                              f"got {self.preferred_precision!r}")
         if self.preferred_refiner not in ("none", "classical"):
             raise ValueError("model card: preferred_refiner must be 'none' or 'classical' (refiners that need "
                              f"weights cannot be a checkpoint's default), got {self.preferred_refiner!r}")
-        from ..inference.memory import MEMORY_PRESETS
-
-        if self.preferred_memory not in MEMORY_PRESETS:
-            raise ValueError(f"model card: preferred_memory must be one of {sorted(MEMORY_PRESETS)}, "
+        if not isinstance(self.preferred_memory, str) or not self.preferred_memory:
+            raise ValueError(f"model card: preferred_memory must be a memory policy name (e.g. 'released'), "
                              f"got {self.preferred_memory!r}")
         if not isinstance(self.preferred_flip, bool):
             raise ValueError(f"model card: preferred_flip must be true or false, got {self.preferred_flip!r}")
-        from ..validate import MIN_SHORT_EDGE
-
         for field in ("train_short_edge", "preferred_short_edge"):
             value = getattr(self, field)
             if value is not None and (not isinstance(value, int) or value < MIN_SHORT_EDGE):
@@ -100,13 +100,7 @@ def read_model_card(path: str | Path) -> ModelCard | None:
     path = Path(path)
     if path.suffix != ".safetensors":
         return None
-    from safetensors import safe_open
-
-    from ..validate import check_weights_file
-
-    check_weights_file(path)  # a missing or damaged file: one clear error, not the reader's traceback
-    with safe_open(str(path), framework="pt") as handle:
-        meta = handle.metadata() or {}
+    meta = read_safetensors_metadata(path)
     if METADATA_KEY not in meta:
         return None
     return ModelCard.from_dict(json.loads(meta[METADATA_KEY]))
@@ -114,21 +108,12 @@ def read_model_card(path: str | Path) -> ModelCard | None:
 
 def write_model_card(path: str | Path, card: ModelCard) -> Path:
     """Replace the card of a ``.safetensors`` checkpoint (same tensors, same other metadata; atomic)."""
-    from safetensors import safe_open
-    from safetensors.torch import save_file
-
-    from ..atomic import atomic_path
-
     path = Path(path)
     if path.suffix != ".safetensors" or not path.is_file():
         raise FileNotFoundError(f"not a .safetensors checkpoint: {path}")
-    with safe_open(str(path), framework="pt") as handle:
-        meta = dict(handle.metadata() or {})
-        state = {key: handle.get_tensor(key) for key in handle.keys()}
+    meta, state = read_safetensors(path)
     meta[METADATA_KEY] = card.to_json()
-    with atomic_path(path) as tmp:
-        save_file(state, str(tmp), metadata=meta)
-    return path
+    return write_safetensors(path, state, meta)
 
 
 __all__ = ["ModelCard", "read_model_card", "write_model_card", "METADATA_KEY"]

@@ -2,11 +2,14 @@
 
 Official checkpoints (``DeAOTT_PRE_YTB_DAV.pth`` ...) are ``{'state_dict': ...}`` (or a bare state dict),
 sometimes saved from ``DistributedDataParallel`` (``module.`` prefix). Our module names equal the official
-ones, so no renaming is needed beyond stripping prefixes; :data:`NAME_MAP` is the hook if that changes.
+ones, so no renaming is needed beyond stripping prefixes.
 
 Our format: a ``.safetensors`` file of the weights whose metadata holds ``{"vmos_config": <json>,
 "preset": name}``; :func:`load_vmos` rebuilds the network from it. Weights are float16 or float32, or int8 with
 per-channel scales (:mod:`.int8_storage`), restored to float16 on load.
+
+Files are opened by :mod:`hqtrack_core.weights` (the one reader); this module says what their tensors and
+metadata mean for a VMOS.
 """
 
 from __future__ import annotations
@@ -18,38 +21,27 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..atomic import atomic_path
-from .config import VMOSConfig
-from .int8_storage import dequantize_state
+from ..validate import check_finite_weights
+from ..weights import load_safetensors_file, plain_state_dict, read_safetensors, read_safetensors_metadata
+from ..weights import read_state_dict, write_safetensors
+from .build import vmos_from_config
+from .card import METADATA_KEY
+from .config import VMOSConfig, get_config
 
-# official name prefix -> our name prefix (identity for DeAOT; kept for forward compatibility)
-NAME_MAP: dict[str, str] = {}
 _WRAPPER_PREFIXES = ("module.", "model.", "_orig_mod.")
 
 
 def official_state_dict(path_or_state: str | Path | Mapping) -> dict[str, torch.Tensor]:
     """Read an aot-benchmark checkpoint (path or loaded object) into a plain, prefix-free state dict."""
     if isinstance(path_or_state, (str, Path)):
-        from ..validate import load_safetensors_file, load_torch_file
-
-        path = Path(path_or_state)
-        state = load_safetensors_file(path) if path.suffix == ".safetensors" else load_torch_file(path)
+        state = read_state_dict(path_or_state)
     else:
-        state = path_or_state
-    if isinstance(state, Mapping) and "state_dict" in state and isinstance(state["state_dict"], Mapping):
-        state = state["state_dict"]
-    if not isinstance(state, Mapping):
-        raise ValueError(f"not a state dict: {type(state).__name__}")
-    state = dequantize_state(state)  # our int8-stored checkpoints (int8_storage.py); others pass unchanged
+        state = plain_state_dict(path_or_state)
     out = {}
     for key, value in state.items():
         for prefix in _WRAPPER_PREFIXES:
             while key.startswith(prefix):
                 key = key[len(prefix):]
-        for old, new in NAME_MAP.items():
-            if key.startswith(old):
-                key = new + key[len(old):]
-                break
         out[key] = value
     return out
 
@@ -70,8 +62,6 @@ def load_official_checkpoint(model: nn.Module, path_or_state_dict: str | Path | 
     Returns ``(missing, unexpected)`` (empty when strict). ``num_batches_tracked`` buffers are ignored.
     Weights holding NaN/inf are refused (ValueError naming the tensor; ``what`` names the file).
     """
-    from ..validate import check_finite_weights
-
     state = official_state_dict(path_or_state_dict)
     named = what or (Path(path_or_state_dict).name if isinstance(path_or_state_dict, (str, Path)) else "checkpoint")
     check_finite_weights(state, named)
@@ -97,10 +87,6 @@ def load_official_checkpoint(model: nn.Module, path_or_state_dict: str | Path | 
 def save_vmos(model: nn.Module, path: str | Path, preset: str | None = None, card=None) -> Path:
     """Save weights + config (+ a :class:`~hqtrack_core.model.card.ModelCard`) as one ``.safetensors`` file
     (atomic write)."""
-    from safetensors.torch import save_file
-
-    from .card import METADATA_KEY
-
     cfg: VMOSConfig = model.cfg
     path = Path(path)
     meta = {"vmos_config": json.dumps(cfg.to_dict()), "format": "hqtrack-vmos-1"}
@@ -109,48 +95,45 @@ def save_vmos(model: nn.Module, path: str | Path, preset: str | None = None, car
     if card is not None:
         meta[METADATA_KEY] = card.to_json()
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    with atomic_path(path) as tmp:
-        save_file(state, str(tmp), metadata=meta)
-    return path
+    return write_safetensors(path, state, meta)
+
+
+def _vmos_config_json(meta: Mapping[str, str], path: str | Path) -> str:
+    if "vmos_config" not in meta:
+        raise ValueError(f"{path} has no vmos_config metadata (not saved by save_vmos)")
+    return meta["vmos_config"]
 
 
 def read_vmos_config(path: str | Path) -> VMOSConfig:
-    from safetensors import safe_open
-
-    from ..validate import check_weights_file
-
-    path = check_weights_file(path)
-    with safe_open(str(path), framework="pt") as handle:
-        meta = handle.metadata() or {}
-    if "vmos_config" not in meta:
-        raise ValueError(f"{path} has no vmos_config metadata (not saved by save_vmos)")
-    return VMOSConfig.from_dict(json.loads(meta["vmos_config"]))
+    """The :class:`VMOSConfig` stored by :func:`save_vmos` (ValueError naming the file when it has none)."""
+    return VMOSConfig.from_dict(json.loads(_vmos_config_json(read_safetensors_metadata(path), path)))
 
 
 def read_vmos_file(path: str | Path) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
     """The metadata and the stored tensors (as stored: no dequantisation) of a ``.safetensors`` file written by
     :func:`save_vmos`, for tools that rewrite such files (weight averaging, int8 storage). A missing or damaged
     file, or one without ``vmos_config`` metadata, raises an error naming it."""
-    from safetensors import safe_open
-
-    from ..validate import check_weights_file
-
-    path = check_weights_file(path)
-    with safe_open(str(path), framework="pt") as handle:
-        meta = dict(handle.metadata() or {})
-        state = {key: handle.get_tensor(key) for key in handle.keys()}
-    if "vmos_config" not in meta:
-        raise ValueError(f"{path} has no vmos_config metadata (not saved by save_vmos)")
+    meta, state = read_safetensors(path)
+    _vmos_config_json(meta, path)
     return meta, state
 
 
 def load_vmos(path: str | Path, map_location: str | torch.device = "cpu"):
     """Rebuild a :class:`~hqtrack_core.model.vmos.VMOS` saved by :func:`save_vmos`."""
-    from ..validate import load_safetensors_file
-    from .vmos import vmos_from_config
-
     cfg = read_vmos_config(path)
     model = vmos_from_config(cfg)
     load_official_checkpoint(model, load_safetensors_file(path, device=str(map_location)), strict=True,
                              what=Path(path).name)
     return model
+
+
+def check_preset_matches(model: str | None, checkpoint: str | Path) -> None:
+    """``--model X`` with one of our ``.safetensors`` files (which name their own preset): they must agree."""
+    if model is None or Path(checkpoint).suffix != ".safetensors":
+        return
+    meta = read_safetensors_metadata(checkpoint)
+    held = VMOSConfig.from_dict(json.loads(_vmos_config_json(meta, checkpoint)))
+    if held != get_config(model):
+        preset = meta.get("preset", "another preset")
+        raise ValueError(f"--model {model} conflicts with {Path(checkpoint).name}, which holds {preset}: "
+                         f"drop --model (the file names its own architecture) or pass a {model} checkpoint")

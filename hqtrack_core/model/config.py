@@ -13,6 +13,10 @@ preset         encoder    LSTT layers  official config
 ``r50_deaot_l`` resnet50    3          ``r50_deaotl.py`` (19.81 M)
 =============  =========  ==========  =====================================
 
+HQTrack's multi-scale presets (``hqtrack_vmos``: InternImage-T as released; ``hqtrack_teach``: the CPU teaching
+model) and the ablation variants (:data:`ABLATION_PRESETS`) are registered below too: every preset is in this
+file, so none depends on which module was imported first.
+
 Memory behaviour at test time (long-term gap, short-term skip, bounded memory) is *not* architecture; it lives
 in :class:`hqtrack_core.inference.memory.MemoryPolicy`.
 """
@@ -68,11 +72,6 @@ class VMOSConfig:
             raise ValueError(f"num_layers must be >= 1, got {self.num_layers}")
 
     @property
-    def expand_dim(self) -> int:
-        """Width of one branch's value / gate (512 for d = 256)."""
-        return int(self.embed_dim * self.expand_ratio)
-
-    @property
     def window(self) -> int:
         """Side of the short-term attention window (15)."""
         return 2 * self.max_local_distance + 1
@@ -120,3 +119,31 @@ register_config("deaot_s", VMOSConfig(num_layers=2))
 register_config("deaot_b", VMOSConfig(num_layers=3))
 register_config("deaot_l", VMOSConfig(num_layers=3))
 register_config("r50_deaot_l", VMOSConfig(encoder="resnet50", encoder_dims=ENCODER_DIMS["resnet50"], num_layers=3))
+
+# Released HQTrack VMOS: InternImage-T (1/16 fourth stage), 3 GPMs at 1/16 + one at 1/8, 1/4 head.
+HQTRACK_VMOS = VMOSConfig(
+    encoder="internimage_t",
+    encoder_dims=ENCODER_DIMS["internimage_t"],
+    num_layers=3,
+    multiscale=True,
+    s8_embed_dim=128,
+    s8_num_layers=1,
+    decoder="quarter",
+)
+# Small CPU-friendly variant for teaching and training here: ImageNet MobileNetV2 backbone, multi-scale,
+# one 1/16 GPM (DeAOT-T's depth) and the same 1/8 GPM (d = 128) and 1/4 head.
+HQTRACK_TEACH = replace(HQTRACK_VMOS, encoder="mobilenetv2", encoder_dims=ENCODER_DIMS["mobilenetv2"], num_layers=1)
+register_config("hqtrack_vmos", HQTRACK_VMOS)
+register_config("hqtrack_teach", HQTRACK_TEACH)
+
+# Ablation variants (rows 1-2 of the paper, ``hqtrack_core.ablation.rows``): the teaching model with one part
+# changed, and the paper-scale single-scale InternImage-T DeAOT-L (no public checkpoint).
+ABLATION_PRESETS: dict[str, VMOSConfig] = {
+    "teach_single_scale": VMOSConfig(encoder="mobilenetv2", encoder_dims=ENCODER_DIMS["mobilenetv2"], num_layers=1),
+    "teach_fpn_head": replace(HQTRACK_TEACH, decoder="fpn"),
+    "teach_resnet50": replace(HQTRACK_TEACH, encoder="resnet50", encoder_dims=ENCODER_DIMS["resnet50"]),
+    "teach_internimage_t": replace(HQTRACK_TEACH, encoder="internimage_t", encoder_dims=ENCODER_DIMS["internimage_t"]),
+    "internt_deaot_l": VMOSConfig(encoder="internimage_t", encoder_dims=ENCODER_DIMS["internimage_t"], num_layers=3),
+}
+for _name, _cfg in ABLATION_PRESETS.items():
+    register_config(_name, _cfg)

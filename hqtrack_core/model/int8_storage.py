@@ -9,6 +9,9 @@ Scheme: every floating tensor with at least two dimensions and :data:`MIN_NUMEL`
 weights) is stored as symmetric int8 with one float32 scale per output channel (dim 0), under the same key; its
 scales are stored under ``key + SCALE_SUFFIX``. Biases, norms and small tensors stay as they were. Rounding error
 per element is at most half a step, ``max|w[c]| / 254`` for output channel ``c``.
+
+Reading (restoring) is done where every weight file is read, :mod:`hqtrack_core.weights`
+(:func:`~hqtrack_core.weights.dequantize_state`); this module writes.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from pathlib import Path
 
 import torch
 
-SCALE_SUFFIX = ":int8_scale"
+from ..weights import SCALE_SUFFIX, write_safetensors
+from .checkpoint import read_vmos_file
+
 MIN_NUMEL = 4096
 METADATA_VALUE = "int8-per-output-channel"  # safetensors metadata "weights_storage"
 
@@ -40,49 +45,12 @@ def quantize_state(state: Mapping[str, torch.Tensor], min_numel: int = MIN_NUMEL
     return out
 
 
-def is_int8_state(state: Mapping[str, torch.Tensor]) -> bool:
-    return any(key.endswith(SCALE_SUFFIX) for key in state)
-
-
-def dequantize_state(state: Mapping[str, torch.Tensor], dtype: torch.dtype = torch.float16) -> dict[str, torch.Tensor]:
-    """Inverse of :func:`quantize_state`: int8 tensors with a scale become ``dtype``; a state without scales is
-    returned unchanged. An int8 tensor without its scale, or a scale without its tensor, is a ValueError."""
-    if not is_int8_state(state):
-        return dict(state)
-    out: dict[str, torch.Tensor] = {}
-    for key, value in state.items():
-        if key.endswith(SCALE_SUFFIX):
-            if key[: -len(SCALE_SUFFIX)] not in state:
-                raise ValueError(f"int8 checkpoint: scale {key} has no tensor")
-            continue
-        scale = state.get(key + SCALE_SUFFIX)
-        if scale is None:
-            if value.dtype == torch.int8:
-                raise ValueError(f"int8 checkpoint: {key} is int8 but has no {SCALE_SUFFIX} entry")
-            out[key] = value
-            continue
-        if value.dtype != torch.int8 or scale.shape != (value.shape[0],):
-            raise ValueError(f"int8 checkpoint: {key} ({value.dtype}, {tuple(value.shape)}) does not fit its scale "
-                             f"{tuple(scale.shape)}")
-        out[key] = (value.float() * scale.float().view(-1, *([1] * (value.dim() - 1)))).to(dtype)
-    return out
-
-
 def write_int8_checkpoint(src: str | Path, dst: str | Path) -> Path:
     """Rewrite one of our ``.safetensors`` VMOS checkpoints with int8 storage (same metadata, card included;
     atomic; ``dst`` may equal ``src``)."""
-    from safetensors.torch import save_file
-
-    from ..atomic import atomic_path
-    from .checkpoint import read_vmos_file  # (checkpoint imports this module)
-
     meta, state = read_vmos_file(src)
-    dst = Path(dst)
     meta["weights_storage"] = METADATA_VALUE
-    with atomic_path(dst) as tmp:
-        save_file(quantize_state(state), str(tmp), metadata=meta)
-    return dst
+    return write_safetensors(Path(dst), quantize_state(state), meta)
 
 
-__all__ = ["quantize_state", "dequantize_state", "is_int8_state", "write_int8_checkpoint", "SCALE_SUFFIX",
-           "MIN_NUMEL", "METADATA_VALUE"]
+__all__ = ["quantize_state", "write_int8_checkpoint", "MIN_NUMEL", "METADATA_VALUE"]

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import ENCODER_DIMS, PRESETS, VMOSConfig, get_config, register_config
+from .config import VMOSConfig, get_config
 from .decoder import ConvGN
 from .gpm import GatedPropagationModule, LayerMemory, LayerState
 from .identification import one_hot_labels
@@ -316,52 +316,3 @@ class MultiScaleVMOS(VMOS):
         x = F.relu(dec.conv_8x(dec.adapter_8x(shortcuts[-3]) + up(x, shortcuts[-3])))
         x = F.relu(dec.conv_4x(dec.adapter_4x(shortcuts[-4]) + up(x, shortcuts[-4]) + x4))
         return dec.conv_out(x)
-
-
-def build_multiscale_vmos(name: str = "hqtrack_vmos", pretrained_encoder: bool = False,
-                          **overrides) -> VMOS:
-    """Build a preset; ``multiscale=False`` overrides give the single-scale DeAOT :class:`VMOS`."""
-    cfg = get_config(name, **overrides)
-    if not cfg.multiscale:
-        return VMOS(replace(cfg, decoder="fpn") if cfg.decoder == "quarter" else cfg,
-                    pretrained_encoder=pretrained_encoder)
-    return MultiScaleVMOS(cfg, pretrained_encoder=pretrained_encoder)
-
-
-# Released HQTrack VMOS: InternImage-T (1/16 fourth stage), 3 GPMs at 1/16 + one at 1/8, 1/4 head.
-HQTRACK_VMOS = VMOSConfig(
-    encoder="internimage_t",
-    encoder_dims=ENCODER_DIMS["internimage_t"],
-    num_layers=3,
-    multiscale=True,
-    s8_embed_dim=128,
-    s8_num_layers=1,
-    decoder="quarter",
-)
-# Small CPU-friendly variant for teaching and training here: ImageNet MobileNetV2 backbone, multi-scale,
-# one 1/16 GPM (DeAOT-T's depth) and the same 1/8 GPM (d = 128) and 1/4 head.
-HQTRACK_TEACH = VMOSConfig(
-    encoder="mobilenetv2",
-    encoder_dims=ENCODER_DIMS["mobilenetv2"],
-    num_layers=1,
-    multiscale=True,
-    s8_embed_dim=128,
-    s8_num_layers=1,
-    decoder="quarter",
-)
-for _name, _cfg in (("hqtrack_vmos", HQTRACK_VMOS), ("hqtrack_teach", HQTRACK_TEACH)):
-    if _name not in PRESETS:
-        register_config(_name, _cfg)
-
-# Ablation variants (rows 1-2 of the paper, ``hqtrack_core.ablation.rows``): the teaching model with one part
-# changed, and the paper-scale single-scale InternImage-T DeAOT-L (no public checkpoint).
-ABLATION_PRESETS: dict[str, VMOSConfig] = {
-    "teach_single_scale": VMOSConfig(encoder="mobilenetv2", encoder_dims=ENCODER_DIMS["mobilenetv2"], num_layers=1),
-    "teach_fpn_head": replace(HQTRACK_TEACH, decoder="fpn"),
-    "teach_resnet50": replace(HQTRACK_TEACH, encoder="resnet50", encoder_dims=ENCODER_DIMS["resnet50"]),
-    "teach_internimage_t": replace(HQTRACK_TEACH, encoder="internimage_t", encoder_dims=ENCODER_DIMS["internimage_t"]),
-    "internt_deaot_l": VMOSConfig(encoder="internimage_t", encoder_dims=ENCODER_DIMS["internimage_t"], num_layers=3),
-}
-for _name, _cfg in ABLATION_PRESETS.items():
-    if _name not in PRESETS:
-        register_config(_name, _cfg)

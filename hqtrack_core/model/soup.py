@@ -22,7 +22,9 @@ from typing import Sequence
 
 import torch
 
+from ..weights import read_safetensors_metadata, write_safetensors
 from .card import METADATA_KEY, ModelCard
+from .checkpoint import read_vmos_file
 
 AVERAGED_FROM_KEY = "averaged_from"
 
@@ -38,8 +40,6 @@ def _sha256(path: Path) -> str:
 
 
 def _read(path: Path) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
-    from .checkpoint import read_vmos_file
-
     if path.suffix != ".safetensors":
         raise ValueError(f"{path}: weight averaging reads .safetensors files written by save_vmos")
     return read_vmos_file(path)
@@ -102,23 +102,12 @@ def average_checkpoints(inputs: Sequence[str | os.PathLike], output: str | os.Pa
     if card is not None:
         meta[METADATA_KEY] = card.to_json()
     meta[AVERAGED_FROM_KEY] = json.dumps([{"file": str(p), "sha256": _sha256(p)} for p in paths])
-    from safetensors.torch import save_file
-
-    from ..atomic import atomic_path
-
     output.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(output) as tmp:
-        save_file({k: v.contiguous() for k, v in state.items()}, str(tmp), metadata=meta)
-    return output
+    return write_safetensors(output, {k: v.contiguous() for k, v in state.items()}, meta)
 
 
 def read_averaged_from(path: str | os.PathLike) -> list[dict[str, str]] | None:
-    """The inputs (``file``, ``sha256``) a checkpoint was averaged from, or None for a checkpoint that was not."""
-    from safetensors import safe_open
-
-    from ..validate import check_weights_file
-
-    path = check_weights_file(path)  # a missing or damaged file: one clear error, not the reader's traceback
-    with safe_open(str(path), framework="pt") as handle:
-        meta = handle.metadata() or {}
+    """The inputs (``file``, ``sha256``) a checkpoint was averaged from, or None for a checkpoint that was not.
+    A missing or damaged file: one clear error, not the reader's traceback."""
+    meta = read_safetensors_metadata(path)
     return json.loads(meta[AVERAGED_FROM_KEY]) if AVERAGED_FROM_KEY in meta else None

@@ -16,11 +16,13 @@ trainer both call them):
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torchvision.ops import FrozenBatchNorm2d
 
 from .config import VMOSConfig, get_config
 from .decoder import FPNSegmentationHead
@@ -132,28 +134,6 @@ class VMOS(nn.Module):
         return self.decoder(propagation.embedding, features.shortcuts)
 
 
-def vmos_from_config(cfg: VMOSConfig, pretrained_encoder: bool = False) -> VMOS:
-    """The network of ``cfg``: :class:`VMOS`, or HQTrack's multi-scale VMOS when ``cfg.multiscale``."""
-    if cfg.multiscale:
-        from .multiscale import MultiScaleVMOS
-
-        return MultiScaleVMOS(cfg, pretrained_encoder=pretrained_encoder)
-    return VMOS(cfg, pretrained_encoder=pretrained_encoder)
-
-
-def build_vmos(name: str = "deaot_t", pretrained_encoder: bool = False, **overrides) -> VMOS:
-    """Registry builder: ``build_vmos("deaot_l")``, ``build_vmos("hqtrack_vmos")``; keyword overrides replace
-    config fields."""
-    from .config import PRESETS
-
-    if name not in PRESETS:
-        try:  # the multi-scale presets register themselves on import
-            from . import multiscale  # noqa: F401
-        except ImportError:  # pragma: no cover
-            pass
-    return vmos_from_config(get_config(name, **overrides), pretrained_encoder=pretrained_encoder)
-
-
 def _fold_pair(conv: nn.Conv2d, bn: nn.Module) -> None:
     """Fold an eval-mode (frozen) BatchNorm into the preceding convolution, in place."""
     scale = bn.weight * (bn.running_var + bn.eps).rsqrt()
@@ -165,8 +145,6 @@ def _fold_pair(conv: nn.Conv2d, bn: nn.Module) -> None:
 def fold_frozen_batchnorm(module: nn.Module) -> int:
     """Fold every ``Conv2d -> FrozenBatchNorm2d`` pair of ``module`` (Sequential neighbours and ``convN``/``bnN``
     attribute pairs, as in torchvision's MobileNetV2 / ResNet); the BN becomes ``Identity``. Returns pairs."""
-    from torchvision.ops import FrozenBatchNorm2d
-
     count = 0
     for mod in list(module.modules()):
         if isinstance(mod, nn.Sequential):
@@ -189,8 +167,6 @@ def inference_copy(model: VMOS) -> VMOS:
     """A deep copy of ``model`` made for fast inference: eval mode, no grads, frozen BatchNorms folded
     into their convolutions, convolutional parts in channels-last memory format. Outputs equal the
     original's up to float rounding (the parity tests run on this copy)."""
-    import copy
-
     fast = copy.deepcopy(model).eval()
     for p in fast.parameters():
         p.requires_grad_(False)
@@ -198,5 +174,4 @@ def inference_copy(model: VMOS) -> VMOS:
         fold_frozen_batchnorm(fast.encoder)
     fast.encoder.to(memory_format=torch.channels_last)
     fast.decoder.to(memory_format=torch.channels_last)
-    fast.is_inference_copy = True
     return fast

@@ -12,14 +12,14 @@ Writes ``figures/refiner_offline.json`` and prints the table, whatever it shows.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from ..evaluation.davis import boundary_f, jaccard
-from ..atomic import write_bytes_atomic
+from ..atomic import write_json_atomic
 from ..data.masks import read_mask
 from ..paths import committed_figures_dir, data_root
 from .classical import GrabCutRefiner
@@ -34,8 +34,6 @@ def _score(gt: np.ndarray, pred: np.ndarray) -> tuple[float, float]:
 
 
 def _read(root: Path, seq: str, name: str) -> tuple[np.ndarray, np.ndarray]:
-    import cv2
-
     image = cv2.imread(str(root / "JPEGImages" / "480p" / seq / f"{name}.jpg"), cv2.IMREAD_COLOR)
     gt = cv2.imread(str(root / "Annotations" / "480p" / seq / f"{name}.png"), cv2.IMREAD_GRAYSCALE)
     if image is None or gt is None:
@@ -132,10 +130,6 @@ def format_table(result: dict) -> str:
     return "\n".join(lines)
 
 
-def write_json(result: dict, path: Path) -> Path:
-    return write_bytes_atomic(path, (json.dumps(result, indent=2) + "\n").encode())
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stride", type=int, default=5, help="use every N-th frame (default 5)")
@@ -144,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     result = measure(stride=args.stride, sequences=args.sequences)
     print(format_table(result))
-    out = write_json(result, args.out or committed_figures_dir() / "refiner_offline.json")
+    out = write_json_atomic(args.out or committed_figures_dir() / "refiner_offline.json", result)
     print(f"wrote {out}")
     return 0
 

@@ -10,6 +10,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from ..data.frames import resize_to
 from .classical import disk_kernel
 
 
@@ -43,9 +44,8 @@ def blur(mask: np.ndarray, sigma: float = 6.0) -> np.ndarray:
 def coarse(mask: np.ndarray, factor: int = 16) -> np.ndarray:
     """Low-resolution decoder: area-downsampled by ``factor``, bilinear upsampled, thresholded at 0.5."""
     h, w = mask.shape
-    small = cv2.resize(mask.astype(np.float32), (max(w // factor, 1), max(h // factor, 1)),
-                       interpolation=cv2.INTER_AREA)
-    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR) >= 0.5
+    small = resize_to(mask.astype(np.float32), (max(h // factor, 1), max(w // factor, 1)), "area")
+    return resize_to(small, (h, w), "linear") >= 0.5
 
 
 PERTURBATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {

@@ -20,6 +20,8 @@ import numpy as np
 import torch
 
 from ..precision import PrecisionChoice, resolve_precision
+from ..validate import check_weights_file
+from ..weights import load_torch_file
 from .base import Proposals, Refiner, check_boxes, check_image
 from .boxes import masks_to_boxes
 from .sam_kernels import apply_fast_kernels
@@ -68,8 +70,6 @@ def load_sam_checkpoint(
         FileNotFoundError: no file at ``checkpoint``.
         KeyError: the checkpoint's names (``strict``) or shapes do not match the model.
     """
-    from ..validate import load_torch_file
-
     path = Path(checkpoint).expanduser()
     state = _unwrap_state_dict(load_torch_file(path, "SAM checkpoint", weights_only=True), path)
     if drop_hq_keys:
@@ -113,8 +113,6 @@ def build_sam(
     if decoder not in ("hq", "sam"):
         raise ValueError(f"decoder must be 'hq' or 'sam', got {decoder!r}")
     if checkpoint is not None:  # a missing / truncated file fails before the model is built
-        from ..validate import check_weights_file
-
         check_weights_file(Path(checkpoint).expanduser(), "SAM checkpoint")
     hq_registry, sam_registry = _registries()
     registry = hq_registry if decoder == "hq" else sam_registry

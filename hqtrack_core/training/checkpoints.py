@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..atomic import atomic_path, write_bytes_atomic
+from ..atomic import atomic_path
+from ..weights import load_torch_file
 
 _NAME = re.compile(r"^step_(\d+)\.pt$")
 
@@ -64,10 +65,5 @@ def save_checkpoint(out_dir: str | os.PathLike, step: int, state: dict[str, Any]
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    from ..validate import load_torch_file
-
     return load_torch_file(path, "training checkpoint")
 
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    return write_bytes_atomic(path, text.encode())

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..data.hard_augment import HardAugment
+from ..precision import PRECISIONS
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -41,6 +44,18 @@ class TrainConfig:
     scale_range: tuple[float, float] = (0.7, 1.3)  # stage 2: random rescale factors
     flip_prob: float = 0.5
     num_workers: int = 0
+    # failure-aimed augmentations (issue 34; hqtrack_core.data.hard_augment.HardAugment): all off by default, so
+    # that the presets made before them reproduce their clips bit for bit
+    motion_blur_prob: float = 0.0  # per frame: a random line-kernel blur of the image (not the mask)
+    motion_blur_length: tuple[int, int] = (3, 15)  # blur length in pixels
+    fast_gap_prob: float = 0.0  # stage 2, per clip: frame gaps drawn in [1, fast_max_gap] instead of [1, max_gap]
+    fast_max_gap: int = 25
+    static_translate: float = 0.1  # stage 1: per-frame translation of the affine warp (official 0.1)
+    zoom_prob: float = 0.0  # per clip: zoom over the clip by a factor in zoom_range (masks zoomed exactly)
+    zoom_range: tuple[float, float] = (0.5, 2.0)
+    thin_prob: float = 0.0  # per clip: thin moving curves drawn as new objects or parts of objects
+    thin_width: tuple[int, int] = (1, 4)  # curve width in pixels
+    thin_count: int = 2  # at most this many curves per clip
 
     # --- loss -------------------------------------------------------------------------------------
     top_k_percent: float = 0.15  # bootstrapped CE keeps the hardest 15% of pixels ...
@@ -86,12 +101,18 @@ class TrainConfig:
             raise ValueError(f"steps must be >= 1, got {self.steps}")
         if not 0 < self.top_k_percent <= 1:
             raise ValueError(f"top_k_percent must be in (0, 1], got {self.top_k_percent}")
-        from ..precision import PRECISIONS
-
+        if self.long_term_gap < 1:
+            raise ValueError(f"long_term_gap must be >= 1 (1: every frame joins the long-term memory), got "
+                             f"{self.long_term_gap}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if len(self.crop) != 2 or min(self.crop) < 17:
             raise ValueError(f"crop must be (H, W) with both >= 17, got {self.crop}")
+        self.hard_augment()  # checks the augmentation fields (ValueError naming the field)
+
+    def hard_augment(self):
+        """The failure-aimed augmentations of this config (:class:`hqtrack_core.data.hard_augment.HardAugment`)."""
+        return HardAugment(**{name: getattr(self, name) for name in HardAugment.field_names()})
 
     def replace(self, **changes: Any) -> "TrainConfig":
         return dataclasses.replace(self, **changes)
@@ -163,6 +184,20 @@ _CPU_TEACH_STAGE2 = _PAPER_STAGE2.replace(
     name="cpu_teach_stage2", model="hqtrack_teach", crop=(161, 161), batch_size=2, steps=600,
     data_resolution="240p", short_edge=240, save_every=20, log_every=5,
 )
+# The next recipe (issue 34): the teaching scale of the shipped model (batch 4, crop 241, bf16, 240p) with a stage 1
+# twice as long and the failure-aimed augmentations on in both stages; one stage-2 schedule of 1000 steps replaces
+# the shipped s2 + c1 + c3 (300 + 400 + 400 steps, three warm-ups and three restarts of sequence training).
+# data_split train_fit (24 sequences) for the hold-out decision; --set data_split=train for the model that ships.
+_TEACH3 = dict(model="hqtrack_teach", crop=(241, 241), batch_size=4, data_resolution="240p", data_split="train_fit",
+               precision="bf16", save_every=20, log_every=5, motion_blur_prob=0.2, motion_blur_length=(3, 15),
+               zoom_prob=0.3, zoom_range=(0.5, 2.0), thin_width=(1, 4), thin_count=2)
+_CPU_TEACH3_STAGE1 = _PAPER_STAGE1.replace(
+    name="cpu_teach3_stage1", steps=2000, static_frame_stride=3, static_translate=0.2, thin_prob=0.4, **_TEACH3,
+)
+_CPU_TEACH3_STAGE2 = _PAPER_STAGE2.replace(
+    name="cpu_teach3_stage2", steps=1000, short_edge=240, fast_gap_prob=0.3, fast_max_gap=25, thin_prob=0.15,
+    **_TEACH3,
+)
 # A few steps at toy size: tests and notebooks.
 _CI_SMOKE = TrainConfig(
     name="ci_smoke", model="deaot_t", stage=1, seq_len=3, crop=(65, 65), batch_size=2, steps=4,
@@ -171,7 +206,8 @@ _CI_SMOKE = TrainConfig(
 )
 
 PRESETS: dict[str, TrainConfig] = {
-    c.name: c for c in (_PAPER_STAGE1, _PAPER_STAGE2, _CPU_TEACH_STAGE1, _CPU_TEACH_STAGE2, _CI_SMOKE)
+    c.name: c for c in (_PAPER_STAGE1, _PAPER_STAGE2, _CPU_TEACH_STAGE1, _CPU_TEACH_STAGE2, _CPU_TEACH3_STAGE1,
+                        _CPU_TEACH3_STAGE2, _CI_SMOKE)
 }
 # Ablation rows 1-2 at teaching scale: the teaching recipe (both stages, same steps, batch and crop) with one part of
 # the network changed (VMOS presets in hqtrack_core.model.multiscale.ABLATION_PRESETS). Only MobileNetV2 has offline

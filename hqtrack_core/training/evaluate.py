@@ -1,7 +1,7 @@
 """Validate a trained VMOS on DAVIS sequences (semi-supervised: first-frame ground truth as the prompt).
 
 The same loop as ``hqtrack track`` + ``hqtrack eval davis`` (the inference engine's
-:class:`~hqtrack_core.inference.engine.VMOSTracker`, ``hqtrack_core.tracking.track_video`` and
+:class:`~hqtrack_core.inference.engine.VMOSTracker`, ``hqtrack_core.api.track_video`` and
 ``hqtrack_core.evaluation.davis``), in one call for notebooks and training reports, with two extra knobs:
 ``max_frames`` (a quick look at the start of a sequence) and ``max_short_edge`` (run the network on frames
 downscaled to that short edge, e.g. 240 for a model trained on 240p clips; masks are scored at full size).
@@ -18,12 +18,22 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..api.checkpoints import default_checkpoint
+from ..api.video import track_video
+from ..data.datasets import davis_video, davis_videos
+from ..evaluation.davis import DavisScore, jaccard, score_sequence
+from ..inference.engine import VMOSTracker
+from ..inference.memory import memory_policy
+from ..inference.preprocess import ResizePolicy
+from ..model.checkpoint import load_vmos
+from ..render import overlay_panels, preview_indices
+
 
 @dataclass
 class DavisRun:
     """Predictions and scores of one validation run (``root`` / ``resolution``: where its frames are)."""
 
-    score: object  # hqtrack_core.evaluation.davis.DavisScore
+    score: DavisScore
     predictions: dict[str, list[np.ndarray]] = field(default_factory=dict)
     seconds_per_frame: float = float("nan")
     root: Path | None = None
@@ -40,10 +50,6 @@ class DavisRun:
     def overlay_figure(self, sequence: str, n: int = 4):
         """A row of ``n`` evenly spaced frames of ``sequence`` with the predicted masks drawn over (matplotlib
         ``Figure``), titled with the frame and its J."""
-        from ..data.datasets import davis_video
-        from ..evaluation.davis import jaccard
-        from ..render import overlay_panels, preview_indices
-
         if sequence not in self.predictions:
             raise KeyError(f"sequence {sequence!r} was not evaluated in this run; evaluated: {sorted(self.predictions)}")
         preds = self.predictions[sequence]
@@ -67,12 +73,6 @@ def evaluate_davis_sequences(tracker, root: str | os.PathLike, sequences: list[s
     ``tracker``: a :class:`hqtrack_core.inference.engine.VMOSTracker` (reset before each sequence), or a bare
     VMOS network, tracked by a ``VMOSTracker`` with the memory policy ``memory`` (default ``"deaot"``).
     """
-    from ..data.datasets import davis_videos
-    from ..evaluation.davis import DavisScore, score_sequence
-    from ..inference.engine import ResizePolicy, VMOSTracker
-    from ..inference.memory import memory_policy
-    from ..tracking import track_video
-
     if isinstance(tracker, torch.nn.Module):
         tracker = VMOSTracker(tracker.eval(), policy=memory_policy(memory))
     root = Path(root)
@@ -106,7 +106,4 @@ def evaluate_davis_sequences(tracker, root: str | os.PathLike, sequences: list[s
 def load_trained_vmos(path: str | os.PathLike | None = None) -> torch.nn.Module:
     """A trained network saved by ``hqtrack train --export`` (``save_vmos`` format: config in the metadata),
     single- or multi-scale, float32, eval mode. Default: the committed teaching model."""
-    from ..hub import default_checkpoint
-    from ..model.checkpoint import load_vmos
-
     return load_vmos(path if path is not None else default_checkpoint()).eval()

@@ -7,6 +7,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from matplotlib.figure import Figure
+
+from ..atomic import atomic_path, write_bytes_atomic
+
 
 class MetricsLog:
     """Append-only JSONL metrics log. On resume, records at or after the resume step are dropped first,
@@ -19,9 +24,7 @@ class MetricsLog:
             self.path.write_text("")
         elif self.path.exists():
             kept = [r for r in read_metrics(self.path) if r.get("step", -1) < resume_step]
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
-            os.replace(tmp, self.path)
+            write_bytes_atomic(self.path, "".join(json.dumps(r) + "\n" for r in kept).encode())
 
     def write(self, record: dict[str, Any]) -> None:
         with self.path.open("a") as f:
@@ -33,20 +36,6 @@ def read_metrics(path: str | os.PathLike) -> list[dict[str, Any]]:
     if not path.is_file():
         raise FileNotFoundError(f"metrics log not found: {path}")
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def concat_stage_logs(paths: list[str | os.PathLike]) -> list[dict[str, Any]]:
-    """Records of consecutive runs (stage 1, stage 2, ...) in one list; each gets ``run_step``, its step
-    counted from the start of the first run (``step`` stays the step within its own run)."""
-    out: list[dict[str, Any]] = []
-    offset = 0
-    for path in paths:
-        records = read_metrics(path)
-        for r in records:
-            out.append({**r, "run_step": offset + r["step"]})
-        if records:
-            offset += records[-1]["step"] + 1
-    return out
 
 
 def run_segments(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -70,9 +59,6 @@ def plot_loss_curve(records: list[dict[str, Any]], out: str | os.PathLike, title
     the hardest pixels over the first half of a stage, so the loss can rise while the IoU improves.)"""
     # A bare Figure (no pyplot): it renders with Agg whatever the session's backend, so the CLI runs headless and
     # a notebook's inline backend is left alone (matplotlib.use("Agg") here switched notebooks' figures off).
-    import numpy as np
-    from matplotlib.figure import Figure
-
     records = [r for r in records if "loss" in r]
     if not records:
         raise ValueError("no loss records to plot")
@@ -118,8 +104,6 @@ def plot_loss_curve(records: list[dict[str, Any]], out: str | os.PathLike, title
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.stem + ".tmp.png")
-    fig.savefig(tmp)
-    os.replace(tmp, out)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format="png")
     return out

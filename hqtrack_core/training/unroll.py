@@ -1,8 +1,9 @@
 """Unroll a training clip through a VMOS network: the training forward of aot-benchmark's engine.
 
 Frame 0 is the reference: its ground-truth identities are attached and its own prediction gives the
-auxiliary loss. Frames 1..T-1 are propagated one by one from memory; after each prediction the frame is
-written to memory (short-term always, long-term every ``long_term_gap`` frames) with the identity
+auxiliary loss. Frames 1..T-1 are propagated one by one from memory (the inference engine's
+:class:`~hqtrack_core.inference.memory.MemoryState`); after each prediction the frame is
+written to memory (short-term always, long-term every ``long_term_gap`` frames, never evicted) with the identity
 embedding of either the ground truth (early training) or the model's own argmax prediction
 ("sequence training", detached, once ``use_prev_pred`` is on) -- the official recipe.
 
@@ -21,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..model.gpm import LayerMemory
+from ..inference.memory import MemoryEntry, MemoryPolicy, MemoryState
 from .losses import SegmentationLoss
 
 
@@ -72,7 +73,9 @@ class ClipUnroller(nn.Module):
         super().__init__()
         self.model = model
         self.loss_fn = loss
-        self.long_term_gap = long_term_gap
+        # the official training memory: the reference, a long-term entry every ``long_term_gap`` frames (unbounded),
+        # the previous frame as short-term memory
+        self.memory_policy = MemoryPolicy(long_term_gap=long_term_gap, max_long_term=None, short_term_skip=1)
         self.align_corners = align_corners
 
     @property
@@ -119,14 +122,13 @@ class ClipUnroller(nn.Module):
         # Reference frame: attach ground-truth identities; its own prediction gives the auxiliary loss.
         ref_id = identity(gt_one_hot[0], detach=use_prev_pred)
         ref_prop = m.propagate(per_frame[0], id_emb=ref_id)
-        long_k, long_v = m.memory_entry(ref_prop, ref_id)
-        short_k, short_v = long_k, long_v
+        memory = MemoryState(self.memory_policy)
+        memory.add_reference(MemoryEntry(0, *m.memory_entry(ref_prop, ref_id), "reference"))
         with torch.set_grad_enabled(torch.is_grad_enabled() and aux_weight > 0):
             ref_logits = logits_of(ref_prop, per_frame[0])
             aux_loss = self.loss_fn(ref_logits, gt[0], n_objects, step)
         frame_losses = [aux_loss]
         predictions = [predict(ref_logits)]
-        last_mem_step = 0
         prop = None
         for t in range(1, T):
             if prop is not None:  # write frame t-1 to memory
@@ -134,13 +136,8 @@ class ClipUnroller(nn.Module):
                     id_emb = identity(one_hot(predictions[-1], K1), detach=True)
                 else:
                     id_emb = identity(gt_one_hot[t - 1], detach=False)
-                short_k, short_v = m.memory_entry(prop, id_emb)
-                if (t - 1) - last_mem_step >= self.long_term_gap:  # newest entries first, as official
-                    long_k = [torch.cat([n, o], dim=1) for n, o in zip(short_k, long_k)]
-                    long_v = [torch.cat([n, o], dim=1) for n, o in zip(short_v, long_v)]
-                    last_mem_step = t - 1
-            memories = [LayerMemory(lk, lv, sk, sv) for lk, lv, sk, sv in zip(long_k, long_v, short_k, short_v)]
-            prop = m.propagate(per_frame[t], memories)
+                memory.add_frame(MemoryEntry(t - 1, *m.memory_entry(prop, id_emb), "short_term"))
+            prop = m.propagate(per_frame[t], memory.layer_memories())
             logits = logits_of(prop, per_frame[t])
             frame_losses.append(self.loss_fn(logits, gt[t], n_objects, step))
             predictions.append(predict(logits))

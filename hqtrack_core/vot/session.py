@@ -43,6 +43,7 @@ class VotsSession:
             prompt[mask] = self.count + offset + 1  # a later object is in front
         given = [i for i in range(self.count + 1, self.count + len(new_masks) + 1) if np.any(prompt == i)]
         self.count += len(new_masks)
+        # One frame per TraX request, its reply due before the next one arrives: the toolkit drives this step.
         if given:
             labels = np.asarray(self.pipeline.step(image, mask=prompt, objects=given).labels)
             self.started = True

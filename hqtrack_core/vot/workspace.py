@@ -24,6 +24,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
+from ..atomic import atomic_dir, write_bytes_atomic
+from ..data.vots import list_vots_sequences
+
 # The VOTS analyses (vot-toolkit's names and settings, as its VOTS stacks with ground truth list them).
 VOTS_ANALYSES: tuple[dict, ...] = (
     {"type": "average_accuracy", "name": "Quality", "burnin": 0, "ignore_unknown": False, "weighted": False},
@@ -55,8 +60,6 @@ def _vot():
 def toolkit_stack(name: str) -> dict:
     """The toolkit's stack ``name`` (e.g. ``vots2023``, ``vots2025/main``) as a dict; it must be a multi-object
     (VOTS) stack. ValueError naming the VOTS stacks the toolkit has otherwise."""
-    import yaml
-
     vot = _vot()
     stacks = vot.stack.list_integrated_stacks()
 
@@ -89,8 +92,6 @@ def local_stack(stack: Mapping) -> dict:
 def sequence_list(sequences: str | os.PathLike) -> str:
     """``list.txt`` naming the sequences of a local VOTS folder by absolute path (its own ``list.txt`` order when it
     has one, else every sub-folder with a ``sequence`` file, sorted)."""
-    from ..data.vots import list_vots_sequences
-
     root = Path(sequences).resolve()
     names = list_vots_sequences(root)
     missing = [n for n in names if not (root / n / "sequence").is_file()]
@@ -140,8 +141,6 @@ def trackers_ini(entries: Sequence[TrackerEntry], timeout: int = DEFAULT_TIMEOUT
 def workspace_files(entries: Sequence[TrackerEntry], stack: str = "vots2023",
                     sequences: str | os.PathLike | None = None, timeout: int = DEFAULT_TIMEOUT) -> dict[str, str]:
     """``{relative path: text}`` of the workspace (see the module docstring). Checks everything first."""
-    import yaml
-
     data = toolkit_stack(stack)
     files = {"trackers.ini": trackers_ini(entries, timeout)}
     config = {"registry": ["./trackers.ini"], "stack": stack, "sequences": "sequences"}
@@ -169,8 +168,6 @@ def check_workspace_folder(directory: str | os.PathLike, force: bool) -> list[st
 def write_workspace(directory: str | os.PathLike, files: Mapping[str, str], force: bool = False) -> list[Path]:
     """Write ``files`` into ``directory``. A new (or empty) folder appears whole or not at all; with ``force`` each
     file is replaced atomically, ``config.yaml`` last. Returns the paths of files that existed and were replaced."""
-    from ..atomic import atomic_dir, write_bytes_atomic
-
     directory = Path(directory)
     held = check_workspace_folder(directory, force)
     order = sorted(files, key=lambda name: name == "config.yaml")  # config.yaml (what makes it a workspace) last

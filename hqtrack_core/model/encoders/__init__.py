@@ -6,7 +6,8 @@ Every encoder maps ``images (B, 3, H, W)`` (ImageNet-normalised RGB) to four fea
 State-dict names equal aot-benchmark's (``encoder.features.N...`` / ``encoder.layerN...``) so official
 checkpoints load 1:1.
 
-Register more encoders with :func:`register_encoder` (helper "hqtrack-vmos" adds ``internimage_t``).
+:data:`ENCODERS` lists every encoder of the package (MobileNetV2, ResNet-50, InternImage-T); register more with
+:func:`register_encoder`.
 """
 
 from __future__ import annotations
@@ -15,8 +16,16 @@ from collections.abc import Callable
 
 from torch import nn
 
+from .internimage import build_internimage_t
+from .mobilenet import MobileNetV2Encoder, build_mobilenetv2
+from .resnet import ResNet50Encoder, build_resnet50
+
 EncoderBuilder = Callable[..., nn.Module]
-ENCODERS: dict[str, EncoderBuilder] = {}
+ENCODERS: dict[str, EncoderBuilder] = {
+    "mobilenetv2": build_mobilenetv2,
+    "resnet50": build_resnet50,
+    "internimage_t": build_internimage_t,
+}
 
 
 def register_encoder(name: str, builder: EncoderBuilder, overwrite: bool = False) -> EncoderBuilder:
@@ -28,14 +37,7 @@ def register_encoder(name: str, builder: EncoderBuilder, overwrite: bool = False
 
 
 def build_encoder(name: str, pretrained: bool = False, frozen_bn: bool = True, freeze_at: int = 0, **kwargs) -> nn.Module:
-    """Build the encoder ``name`` (``mobilenetv2``, ``resnet50``, plus any registered later)."""
-    if name not in ENCODERS:
-        # Lazily import optional encoders that register themselves on import.
-        if name == "internimage_t":
-            try:
-                from . import internimage  # noqa: F401
-            except ImportError as err:  # pragma: no cover - depends on the other helper's module
-                raise KeyError(f"encoder {name!r} is not available: {err}") from err
+    """Build the encoder ``name`` (one of :data:`ENCODERS`)."""
     try:
         builder = ENCODERS[name]
     except KeyError:
@@ -43,16 +45,4 @@ def build_encoder(name: str, pretrained: bool = False, frozen_bn: bool = True, f
     return builder(pretrained=pretrained, frozen_bn=frozen_bn, freeze_at=freeze_at, **kwargs)
 
 
-def freeze_params(module: nn.Module) -> None:
-    for p in module.parameters():
-        p.requires_grad_(False)
-
-
-from .mobilenet import MobileNetV2Encoder, build_mobilenetv2  # noqa: E402
-from .resnet import ResNet50Encoder, build_resnet50  # noqa: E402
-
-register_encoder("mobilenetv2", build_mobilenetv2)
-register_encoder("resnet50", build_resnet50)
-
-__all__ = ["ENCODERS", "build_encoder", "register_encoder", "freeze_params", "MobileNetV2Encoder",
-           "ResNet50Encoder"]
+__all__ = ["ENCODERS", "build_encoder", "register_encoder", "MobileNetV2Encoder", "ResNet50Encoder"]

