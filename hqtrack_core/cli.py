@@ -1,6 +1,8 @@
-"""The ``hqtrack`` command. Each sub-command lives in ``hqtrack_core/commands/<name>.py`` and exposes
-``add_parser(subparsers)``, which registers its parser and sets ``func`` (called with the parsed args,
-returning an exit code).
+"""The ``hqtrack`` command. Each sub-command has a parser, ``hqtrack_core/commands/parsers/<name>.py``
+(``add_parser(subparsers)``; argparse and option names only, no torch), and its work,
+``hqtrack_core/commands/<name>.py``: the function the parser names (``handler``) is called with the parsed args and
+returns an exit code. The work's module (torch, the networks' code: seconds) is imported once the arguments have
+parsed, so ``--help`` and a usage error answer at once.
 
 Failures end in one line on stderr, ``hqtrack <cmd>: error: ...``, and exit code 2 (bad input, a missing or
 damaged file, a full disk, a read-only folder); Ctrl-C, SIGTERM and SIGHUP end in one line and exit code
@@ -15,6 +17,7 @@ import importlib
 import re
 import sys
 import warnings
+from collections.abc import Callable
 
 from .commands import SUMMARIES
 from .commands.errors import describe_error
@@ -34,17 +37,23 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The ``hqtrack`` parser. With ``command`` (the one being run) only that command's module is imported (the
-    modules load torch and the networks' code, seconds): the others are listed by their one-line help alone."""
+    """The ``hqtrack`` parser. With ``command`` (the one being run) only that command's parser module is imported:
+    the others are listed by their one-line help alone."""
     parser = OneLineParser(prog="hqtrack", description="HQTrack: track anything in high quality.")
     parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in COMMANDS:
         if command is None or name == command:
-            importlib.import_module(f"hqtrack_core.commands.{name}").add_parser(subparsers)
+            importlib.import_module(f"hqtrack_core.commands.parsers.{name}").add_parser(subparsers)
         else:
             subparsers.add_parser(name, help=SUMMARIES[name])
     return parser
+
+
+def handler_of(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:
+    """The function that runs the parsed command: ``args.handler`` of ``hqtrack_core.commands.<command>``, whose
+    module (torch, the networks' code) is imported here, after parsing."""
+    return getattr(importlib.import_module(f"hqtrack_core.commands.{args.command}"), args.handler)
 
 
 def command_of(argv: list[str]) -> str:
@@ -68,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = glue_negative_values(list(sys.argv[1:] if argv is None else argv))
     args = build_parser(command_of(argv)).parse_args(argv)
     prog = f"hqtrack {args.command}"
+    run = handler_of(args)
 
     def one_line_warning(message, category, filename, lineno, file=None, line=None):
         print(f"{prog}: warning: {message}", file=sys.stderr)
@@ -76,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.debug:
             warnings.showwarning = one_line_warning
         try:
-            return int(args.func(args) or 0)
+            return int(run(args) or 0)
         except KeyboardInterrupt as interrupt:  # Ctrl-C, SIGTERM, SIGHUP: finally blocks have cleaned up
             if args.debug:
                 raise

@@ -9,30 +9,25 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hqtrack_core.ablation.generators import (LabelledClip, composite_clip, pingpong_indices, pingpong_video,
-                                              write_davis_folder)
+from hqtrack_core.ablation.generators import LabelledClip, composite_clip, pingpong_indices, pingpong_video
 from hqtrack_core.ablation.rows import ROW_NAMES, get_row
 from hqtrack_core.cli import main
 from hqtrack_core.api.checkpoints import ablation_checkpoint
 from hqtrack_core.data.datasets import davis_videos
-from hqtrack_core.data.toy_video import make_toy_video
 
-
-def _toy_clip(name: str, frames: int, objects: int, seed: int, size=(48, 64)) -> LabelledClip:
-    video = make_toy_video(num_frames=frames, height=size[0], width=size[1], num_objects=objects, seed=seed)
-    return LabelledClip(name, list(video.frames), list(video.labels))
+from _toy_helpers import toy_clip, write_toy_davis
 
 
 @pytest.fixture(scope="module")
 def tiny_davis(tmp_path_factory) -> Path:
-    clips = [_toy_clip("alpha", 8, 1, 0), _toy_clip("beta", 9, 1, 1), _toy_clip("gamma", 8, 2, 2)]
-    return write_davis_folder(tmp_path_factory.mktemp("davis") / "heldout_davis", clips, split="heldout",
-                              resolution="Full-Resolution")
+    return write_toy_davis(tmp_path_factory.mktemp("davis") / "heldout_davis",
+                           [("alpha", 8, 1, 0), ("beta", 9, 1, 1), ("gamma", 8, 2, 2)], size=(48, 64),
+                           resolution="Full-Resolution")
 
 
 def test_ablation_pingpong_indices_and_ground_truth():
     assert pingpong_indices(3, 9) == [0, 1, 2, 1, 0, 1, 2, 1, 0]
-    clip = _toy_clip("c", 5, 1, 3)
+    clip = toy_clip("c", 5, 1, 3)
     long = pingpong_video(clip, factor=4)
     assert len(long) == 20
     index = pingpong_indices(5, 20)
@@ -45,8 +40,8 @@ def test_ablation_pingpong_indices_and_ground_truth():
 
 def test_ablation_composite_is_exact_and_deterministic():
     background = LabelledClip("bg", *(lambda c: (c.frames, [(m > 0).astype(np.uint8) for m in c.masks]))(
-        _toy_clip("bg", 10, 1, 4, size=(72, 96))))
-    foregrounds = [_toy_clip("f1", 10, 1, 5), _toy_clip("f2", 6, 1, 6)]
+        toy_clip("bg", 10, 1, 4, size=(72, 96))))
+    foregrounds = [toy_clip("f1", 10, 1, 5), toy_clip("f2", 6, 1, 6)]
     a = composite_clip(background, foregrounds, seed=7)
     b = composite_clip(background, foregrounds, seed=7)
     c = composite_clip(background, foregrounds, seed=8)

@@ -10,28 +10,23 @@ from pathlib import Path
 import pytest
 
 from hqtrack_core.ablation import shards
-from hqtrack_core.ablation.generators import LabelledClip, write_davis_folder
 from hqtrack_core.ablation.runner import run_row
 from hqtrack_core.ablation.shards import RunOptions, dist_env, shard_indices
 from hqtrack_core.ablation.prepare import prepare
 from hqtrack_core.ablation.settings import AblationSettings
 from hqtrack_core.ablation.study import ablate
 from hqtrack_core.cli import main
-from hqtrack_core.data.toy_video import make_toy_video
+
+from _toy_helpers import write_toy_davis
 
 SCORES = ("J", "F", "JF", "Q", "A", "R")
 
 
-def _clip(name: str, frames: int, objects: int, seed: int) -> LabelledClip:
-    video = make_toy_video(num_frames=frames, height=40, width=56, num_objects=objects, seed=seed)
-    return LabelledClip(name, list(video.frames), list(video.labels))
-
-
 @pytest.fixture(scope="module")
 def tiny_davis(tmp_path_factory) -> Path:
-    clips = [_clip("alpha", 6, 1, 0), _clip("beta", 7, 2, 1), _clip("gamma", 6, 1, 2)]
-    return write_davis_folder(tmp_path_factory.mktemp("davis") / "runner_davis", clips, split="heldout",
-                              resolution="480p")
+    return write_toy_davis(tmp_path_factory.mktemp("davis") / "runner_davis",
+                           [("alpha", 6, 1, 0), ("beta", 7, 2, 1), ("gamma", 6, 1, 2)], size=(40, 56),
+                           resolution="480p")
 
 
 SETTINGS = AblationSettings(checkpoint="none", precision="fp32", short_edge=33, max_frames=5)

@@ -14,8 +14,9 @@ import pytest
 import torch
 
 from hqtrack_core.cli import main
-from hqtrack_core.data.datasets import write_davis_masks
 from hqtrack_core.data.vots import write_vots_results, write_vots_sequence
+
+from _toy_helpers import write_davis_results
 
 
 def _err(capsys) -> str:
@@ -28,20 +29,7 @@ def _err(capsys) -> str:
 @pytest.fixture
 def davis(tmp_path):
     """gt/ and pred/ with sequences a, b, c (two objects, 6 frames of 30x40); pred = gt with a little noise."""
-    rng = np.random.default_rng(0)
-    for seq in ("a", "b", "c"):
-        gts, preds = [], []
-        for t in range(6):
-            g = np.zeros((30, 40), np.uint8)
-            g[5 + t: 15 + t, 5:20] = 1
-            g[18:25, 22 + t: 35] = 2
-            p = g.copy()
-            p[rng.random(g.shape) < 0.03] = 0
-            gts.append(g)
-            preds.append(p)
-        write_davis_masks(tmp_path / "gt" / seq, gts)
-        write_davis_masks(tmp_path / "pred" / seq, preds)
-    return tmp_path / "gt", tmp_path / "pred"
+    return write_davis_results(tmp_path, {"a": 2, "b": 2, "c": 2}, noise=0.03)
 
 
 def _davis(gt, pred, *extra) -> list[str]:

@@ -1,6 +1,7 @@
 """The tracker options of ``hqtrack track`` / ``hqtrack vot`` read their choices from the registries (memory policies,
-refiners, precisions), become one InferenceConfig (the model card filling what they leave open), and ``hqtrack
---help`` lists the commands without importing them."""
+refiners, precisions), become one InferenceConfig (the model card filling what they leave open), ``hqtrack
+--help`` lists the commands without importing them, and a command's ``--help`` or usage error loads no torch (the
+parsers list the registries' names from a light module, equal to the registries)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,17 @@ from pathlib import Path
 
 import pytest
 
+from hqtrack_core.ablation.rows import ROW_NAMES
 from hqtrack_core.cli import COMMANDS, build_parser, command_of, main
-from hqtrack_core.commands.tracker_options import CLI_PRECISIONS, tracker_config
+from hqtrack_core.commands.parsers import choices
+from hqtrack_core.commands.parsers.choices import CLI_PRECISIONS
+from hqtrack_core.commands.tracker_options import tracker_config
 from hqtrack_core.inference.memory import MEMORY_PRESETS
 from hqtrack_core.precision import PRECISIONS
 from hqtrack_core.refine.build import REFINER_KINDS
+from hqtrack_core.training.config import PRESETS as TRAIN_PRESETS
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _choices(command: list[str]) -> dict[str, tuple]:
@@ -58,7 +65,41 @@ def test_help_lists_every_command_without_importing_them():
             "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
             "print(sorted(m for m in sys.modules if m.startswith(('hqtrack_core.commands.', 'torch'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).resolve().parents[1]).stdout  # (this checkout's hqtrack_core)
+                         cwd=REPO).stdout  # (this checkout's hqtrack_core)
     for name in COMMANDS:
         assert f"    {name} " in out
     assert out.strip().splitlines()[-1] == "['hqtrack_core.commands.errors']"  # no command module, no torch
+
+
+def test_the_parsers_names_are_the_registries():
+    """The light names the parsers list (no torch) equal the registries' names, in order; a registry that gains a name
+    fails here until hqtrack_core/commands/parsers/choices.py has it too."""
+    assert choices.MEMORY_POLICIES == tuple(MEMORY_PRESETS)
+    assert choices.REFINERS == REFINER_KINDS
+    assert choices.PRECISIONS == PRECISIONS
+    assert choices.ABLATION_ROWS == ROW_NAMES
+    assert choices.TRAIN_PRESETS == tuple(TRAIN_PRESETS)
+    ablate = build_parser("ablate")._subparsers._group_actions[0].choices["ablate"]
+    assert next(a.choices for a in ablate._actions if a.dest == "row") == ROW_NAMES
+    train = build_parser("train")._subparsers._group_actions[0].choices["train"]
+    assert next(a.choices for a in train._actions if a.dest == "precision") == PRECISIONS
+
+
+@pytest.mark.parametrize("argv", [[name, "--help"] for name in COMMANDS] + [
+    ["vot", "run", "--help"], ["vot", "workspace", "--help"],
+    ["track", "in", "--mask", "m.png", "--out", "o", "--precision", "bogus"],  # a usage error
+    ["track", "in", "--box", "1,2,3", "--out", "o"],  # a bad --box (parsed by a type function)
+    ["vot", "run", "--memory", "banana"]])
+def test_help_and_usage_errors_load_no_torch(argv):
+    """``hqtrack track --help`` (any command's) and a usage error import the command's parser alone: no torch, no
+    network code (seconds), only what argparse needs."""
+    code = ("import sys; from hqtrack_core.cli import main\n"
+            f"try:\n    main({argv!r})\nexcept SystemExit as stop:\n    print('exit', stop.code)\n"
+            "print('torch' in sys.modules, sorted(m for m in sys.modules if m.startswith('hqtrack_core.commands.')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-2000:]
+    *_, exit_line, modules_line = done.stdout.strip().splitlines()
+    assert exit_line == ("exit 0" if "--help" in argv else "exit 2")
+    assert modules_line.startswith("False "), f"{argv} imported torch; hqtrack_core.commands.* imported: {modules_line}"
+    assert f"'hqtrack_core.commands.{argv[0]}'" not in modules_line  # the command's work is not imported
+    assert f"'hqtrack_core.commands.parsers.{argv[0]}'" in modules_line

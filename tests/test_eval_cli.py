@@ -7,28 +7,13 @@ import json
 import numpy as np
 
 from hqtrack_core.cli import main
-from hqtrack_core.data.datasets import write_davis_masks
 from hqtrack_core.data.vots import write_vots_results, write_vots_sequence
 
-
-def _davis_dirs(tmp_path):
-    rng = np.random.default_rng(0)
-    for seq in ("s1", "s2"):
-        gts, preds = [], []
-        for t in range(6):
-            g = np.zeros((30, 40), np.uint8)
-            g[5 + t : 15 + t, 5:20] = 1
-            g[18:25, 22 + t : 35] = 2 if seq == "s2" else 0
-            p = g.copy()
-            p[rng.random(g.shape) < 0.05] = 0
-            gts.append(g)
-            preds.append(p)
-        write_davis_masks(tmp_path / "gt" / seq, gts)
-        write_davis_masks(tmp_path / "pred" / seq, preds)
+from _toy_helpers import write_davis_results
 
 
 def test_eval_davis_cli(tmp_path, capsys):
-    _davis_dirs(tmp_path)
+    write_davis_results(tmp_path, {"s1": 1, "s2": 2}, noise=0.05)
     out = tmp_path / "out" / "davis.json"
     assert main(["eval", "davis", "--gt", str(tmp_path / "gt"), "--pred", str(tmp_path / "pred"), "--json", str(out)]) == 0
     table = capsys.readouterr().out
@@ -45,7 +30,7 @@ def test_eval_davis_cli(tmp_path, capsys):
 
 
 def test_eval_davis_cli_errors(tmp_path, capsys):
-    _davis_dirs(tmp_path)
+    write_davis_results(tmp_path, {"s1": 1, "s2": 2}, noise=0.05)
     assert main(["eval", "davis", "--gt", str(tmp_path / "gt"), "--pred", str(tmp_path / "nothing")]) == 2
     assert "prediction folder not found" in capsys.readouterr().err
     (tmp_path / "pred" / "s1" / "00003.png").unlink()

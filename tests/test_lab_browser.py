@@ -11,6 +11,7 @@ screenshots ``figures/lab_00_quickstart.png`` and ``figures/lab_08_lecture_demo.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -172,26 +173,31 @@ def lab(tmp_path_factory):
         server.wait(timeout=30)
 
 
-@pytest.mark.slow
-def test_quickstart_runs_in_jupyterlab(lab):
+@contextlib.contextmanager
+def _notebook_page(lab, name: str):
+    """Notebook ``name`` run in JupyterLab (:func:`_run_notebook`) and checked (:func:`_check_common`): yields
+    ``(page, workdir)``; then the browser context is closed and the kernels stopped (the next notebook has the CPU)."""
     browser, url, workdir = lab
-    context, page = _run_notebook(browser, url, "00_quickstart", workdir)
+    context, page = _run_notebook(browser, url, name, workdir)
     try:
-        _check_common(page, "00_quickstart")
-        assert "the swan is tracked" in page.content()
-        _screenshot(page, page.locator("[id^='hqtrack-player-']").first,
-                    _shots(workdir) / "lab_00_quickstart.png")
+        _check_common(page, name)
+        yield page, workdir
     finally:
         context.close()
         _shutdown_kernels(url)
 
 
 @pytest.mark.slow
+def test_quickstart_runs_in_jupyterlab(lab):
+    with _notebook_page(lab, "00_quickstart") as (page, workdir):
+        assert "the swan is tracked" in page.content()
+        _screenshot(page, page.locator("[id^='hqtrack-player-']").first,
+                    _shots(workdir) / "lab_00_quickstart.png")
+
+
+@pytest.mark.slow
 def test_lecture_demo_runs_in_jupyterlab_with_its_box_widget(lab):
-    browser, url, workdir = lab
-    context, page = _run_notebook(browser, url, "08_lecture_demo", workdir)
-    try:
-        _check_common(page, "08_lecture_demo")
+    with _notebook_page(lab, "08_lecture_demo") as (page, workdir):
         # the box widget: its image and one movable rectangle per preset box, drawn by the extension's JavaScript
         widget = page.locator(".jp-OutputArea-output svg rect.movable")
         assert widget.count() >= 1, "the box widget did not render its boxes"
@@ -199,9 +205,6 @@ def test_lecture_demo_runs_in_jupyterlab_with_its_box_widget(lab):
             .evaluate("i => i.naturalWidth") > 0
         assert "Error displaying widget" not in page.content()
         _screenshot(page, widget.first, _shots(workdir) / "lab_08_lecture_demo.png")
-    finally:
-        context.close()
-        _shutdown_kernels(url)
 
 
 if __name__ == "__main__":  # python tests/test_lab_browser.py figures/

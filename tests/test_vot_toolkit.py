@@ -140,11 +140,11 @@ def test_vot_workspace_trackers_ini_as_the_toolkit_reads_it(tmp_path, capsys, mo
     for name in registry.identifiers():
         assert registry[name].protocol == "trax" and ini[name]["timeout"] == "123"
     # the options written are accepted by `hqtrack vot run` itself
-    from hqtrack_core.cli import build_parser
+    from hqtrack_core.cli import build_parser, handler_of
 
     for command in commands.values():
         args = build_parser().parse_args(command[3:])
-        assert args.func.__name__ == "run_tracker"
+        assert handler_of(args).__name__ == "run_tracker"
 
     # --force replaces the workspace files (with a warning each) and keeps the rest
     (ws / "results" / "hqtrack").mkdir(parents=True)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
 import sys
 
 from . import BENCHMARKS
 from .hqtrack_vmos import ENV_OFFICIAL, official_path
-from .record import bench_path, update_bench
+from .record import bench_path, report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,8 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         print(f"== benchmark {name}", flush=True)
         figures = importlib.import_module(f"hqtrack_core.bench.{name}").run()
-        update_bench(figures)
-        print(json.dumps(figures, indent=2), flush=True)
+        report(figures)
     print(f"figures merged into {bench_path()}")
     return 0
 

@@ -60,14 +60,16 @@ class OursFrames:
     """Drive our engine frame by frame the way the bench times it (encode + propagate + decode + memory write).
 
     ``images (T, 3, H, W)`` normalised, ``labels (T, H, W)``; frame 0 is the reference. ``frame(t)`` returns the
-    fp32 logits ``(1, N_OBJECTS + 1, H, W)``.
+    fp32 logits ``(1, N_OBJECTS + 1, H, W)``. Memory: the ``released`` policy (at most 6 long-term entries with the
+    reference, short-term skip 4) with a long-term entry every ``long_term_gap`` frames (released: 50).
     """
 
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor, precision: str = "fp32") -> None:
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, precision: str = "fp32",
+                 long_term_gap: int = LONG_TERM_GAP) -> None:
         self.choice, self.net = build_ours(precision)
         self.images, self.labels = images, labels
         self.size = tuple(images.shape[-2:])
-        self.engine = GroupEngine(self.net, memory_policy("released", long_term_gap=LONG_TERM_GAP,
+        self.engine = GroupEngine(self.net, memory_policy("released", long_term_gap=long_term_gap,
                                                           short_term_skip=SHORT_TERM_SKIP))
         with torch.inference_mode(), self.choice.autocast():
             self.engine.add_reference(self.net.encode(self._image(0)), labels[0:1], 0)
@@ -83,3 +85,13 @@ class OursFrames:
             logit = self.engine.decode(prop, features, self.size, N_OBJECTS)
             self.engine.remember(prop, self.labels[t : t + 1], t)
         return logit.float()
+
+    @property
+    def entries(self) -> int:
+        """Long-term entries the next frame attends to (references + long-term)."""
+        return self.engine.memory.num_long_term_entries
+
+    @property
+    def bound(self) -> int | None:
+        """The bound on :attr:`entries` (``max_long_term`` of the policy)."""
+        return self.engine.policy.max_long_term

@@ -11,7 +11,10 @@ loading, done once in ``init_state``, is not timed). Sides alternate ours / SAM 
 
 Keys: ``sam2_tiny_latency_s_480p``, ``sam2_tiny_latency_s_480p_bf16``, ``hqtrack_vmos_davis_latency_s_480p``
 (and ``_bf16``), ``vmos_latency_ratio_vs_sam2_480p`` (ours bf16 / SAM 2 bf16: each at its fastest setting;
-``_fp32``: both fp32), ``sam2_bench_loadavg``. ``python -m hqtrack_core.bench peer_sam2``.
+``_fp32``: both fp32), ``sam2_bench_loadavg``. With ``--frames`` > 9 also ``sam2_tiny_steady_latency_s_480p`` (and
+``_bf16``): SAM 2's median over frames 8..N-1, once its memory bank (``num_maskmem`` = 7 frames: the prompt and
+the 6 latest) is full, to set beside our steady state (``python -m hqtrack_core.bench steady``).
+``python -m hqtrack_core.bench peer_sam2``.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from ..precision import resolve_precision
 
 SEQUENCE = "blackswan"
 SAM2_CONFIG = "configs/sam2.1/sam2.1_hiera_t.yaml"
+SAM2_FULL_FROM = 8  # SAM 2.1's memory bank holds num_maskmem = 7 frames: full from frame 8 on
 THREADS = 2
 
 
@@ -115,7 +119,7 @@ def time_sam2(predictor, images: list[np.ndarray], mask: np.ndarray, precision: 
     return times[1:]  # frame 0 is the prompt frame
 
 
-def run(frames: int = 5, rounds: int = 1, threads: int = THREADS, height: int = 480, width: int = 854,
+def run(frames: int = 12, rounds: int = 1, threads: int = THREADS, height: int = 480, width: int = 854,
         sam2_image_size: int | None = None) -> dict:
     """Interleave ours and SAM 2.1 tiny (fp32, then bf16), ``rounds`` times; print and return the figures."""
     if frames < 3:
@@ -124,12 +128,16 @@ def run(frames: int = 5, rounds: int = 1, threads: int = THREADS, height: int = 
     images, mask, source = davis_frames(frames, height, width)
     predictor = build_sam2_tiny(sam2_image_size)
     times: dict[tuple[str, str], list[float]] = {}
+    sam2_full: dict[str, list[float]] = {}
     loads: dict[tuple[str, str], list[float]] = {}
     for _ in range(rounds):
         for precision in ("fp32", "bf16"):
             for side in ("ours", "sam2"):
                 fn = time_ours if side == "ours" else (lambda i, m, p: time_sam2(predictor, i, m, p))
-                times.setdefault((side, precision), []).extend(fn(images, mask, precision)[1:])
+                per_frame = fn(images, mask, precision)  # frames 1..N-1
+                times.setdefault((side, precision), []).extend(per_frame[1:])
+                if side == "sam2":
+                    sam2_full.setdefault(precision, []).extend(per_frame[SAM2_FULL_FROM - 1:])
                 loads.setdefault((side, precision), []).append(round(os.getloadavg()[0], 1))
     lat = {key: statistics.median(v) for key, v in times.items()}
     print(f"HQTrack VMOS (ours) vs SAM 2.1 tiny video predictor, {source}, 2 objects, {threads} threads, "
@@ -140,7 +148,14 @@ def run(frames: int = 5, rounds: int = 1, threads: int = THREADS, height: int = 
               f"{sam2:.3f} s/frame (load {loads[('sam2', precision)]}), ratio ours/SAM 2 {ours / sam2:.3f} "
               f"({sam2 / ours:.1f}x faster)")
     tag = "480p" if (height, width) == (480, 854) else f"{height}x{width}"
+    steady = {}
+    if frames > SAM2_FULL_FROM + 1:
+        steady = {f"sam2_tiny_steady_latency_s_{tag}" + ("" if p == "fp32" else "_bf16"): round(statistics.median(v), 3)
+                  for p, v in sam2_full.items()}
+        print(f"  SAM 2.1 tiny with its memory bank full (frames {SAM2_FULL_FROM}-{frames - 1}): "
+              + ", ".join(f"{k} {v}" for k, v in steady.items()))
     return {
+        **steady,
         f"sam2_tiny_latency_s_{tag}": round(lat[("sam2", "fp32")], 3),
         f"sam2_tiny_latency_s_{tag}_bf16": round(lat[("sam2", "bf16")], 3),
         f"hqtrack_vmos_davis_latency_s_{tag}": round(lat[("ours", "fp32")], 3),

@@ -18,6 +18,12 @@ ours in bf16 (``VMOSTracker(precision="bf16")``, same weights, inputs and memory
 and the single-thread runs): ``vmos_bf16_latency_s_{...}``, ``vmos_bf16_cpu_s_{...}``,
 ``vmos_bf16_latency_ratio_vs_official_{...}``, ``vmos_bf16_max_abs_logit_diff_{...}`` (vs the official fp32
 logits), ``vmos_bf16_bench_loadavg_{...}``.
+
+Steady state (480p, :func:`steady`): both engines with the same bounded long-term memory (an entry every 5 frames,
+at most 6 entries with the reference: aot-benchmark's ``max_len_long_term``, our ``MemoryPolicy.max_long_term``),
+so from frame 25 on both attend to a full memory; 40 frames, early = median of frames 2-10, steady = median of
+frames 26-39. Keys ``deaot_t_{early,steady}_s_480p`` (and ``_bf16``), ``official_deaot_t_{early,steady}_s_480p``,
+``deaot_t_steady_ratio_vs_official_480p`` (and ``_bf16``), ``deaot_t_steady_bench_loadavg``.
 """
 
 from __future__ import annotations
@@ -41,7 +47,8 @@ from ..api import build_vmos
 from ..data.transforms import normalize_image
 from ..inference import MemoryPolicy, VMOSTracker
 from ..weights import load_torch_file
-from .record import update_bench
+from .record import report
+from .steady import official_entries, summarise
 
 SIZES = {"480p": (480, 854), "240p": (240, 427)}
 N_FRAMES = 11  # frame 0 = reference; frames 1..10 timed; median over frames 2..10
@@ -50,6 +57,7 @@ MODEL = "deaott"
 OURS = "deaot_t"
 LONG_TERM_GAP = 5
 N_DIFF_FRAMES = 3  # frames whose full logits the official side stores for the identity check
+STEADY_FRAMES, STEADY_BOUND = 40, 6  # gap 5: the 6-entry memory is full from frame 25
 
 
 def _video(h: int, w: int, n: int):
@@ -74,24 +82,28 @@ def _official_model():
         return build_vos_model("deaot", DefaultEngineConfig("bench", MODEL)).eval()
 
 
-def worker(side: str, size: str, weights: str, exchange: str, threads: str | int = THREADS) -> dict:
-    """Run one side in this process; return its timings (and the logit difference for ours)."""
+def worker(side: str, size: str, weights: str, exchange: str, threads: str | int = THREADS,
+           n_frames: str | int = N_FRAMES, bound: str | int = 0) -> dict:
+    """Run one side in this process; return its timings (and the logit difference for ours). ``bound`` > 0 bounds
+    the long-term memory (references + entries) on both sides; 0 leaves it unbounded, as DeAOT's evaluation does."""
     torch.set_num_threads(int(threads))
     h, w = SIZES[size]
-    frames, mask = _video(h, w, N_FRAMES)
+    n_frames, bound = int(n_frames), int(bound)
+    frames, mask = _video(h, w, n_frames)
     state = load_torch_file(weights, "benchmark weights", weights_only=True)
-    times, cpu_times = [], []
+    times, cpu_times, entries = [], [], []
     if side == "official":
         from aot.networks.engines import build_engine
 
         model = _official_model()
         model.load_state_dict(state)
-        engine = build_engine("deaotengine", "eval", aot_model=model, gpu_id=0, long_term_mem_gap=LONG_TERM_GAP)
+        engine = build_engine("deaotengine", "eval", aot_model=model, gpu_id=0, long_term_mem_gap=LONG_TERM_GAP,
+                              **({"max_len_long_term": bound} if bound else {}))
         labels, logits_keep = [], []
         with torch.no_grad():
             engine.add_reference_frame(normalize_image(frames[0]), torch.from_numpy(mask)[None, None].float(),
                                        obj_nums=[2], frame_step=0)
-            for t in range(1, N_FRAMES):  # the official engine's own API (the other side of the comparison)
+            for t in range(1, n_frames):  # the official engine's own API (the other side of the comparison)
                 t0, c0 = time.perf_counter(), time.process_time()
                 engine.match_propogate_one_frame(normalize_image(frames[t]))
                 logits = engine.decode_current_logits((h, w))
@@ -99,6 +111,7 @@ def worker(side: str, size: str, weights: str, exchange: str, threads: str | int
                 engine.update_memory(label)
                 times.append(time.perf_counter() - t0)
                 cpu_times.append(time.process_time() - c0)
+                entries.append(official_entries(engine))
                 labels.append(label[0, 0].to(torch.uint8))
                 if t <= N_DIFF_FRAMES:
                     logits_keep.append(logits[0, :3].clone())
@@ -108,29 +121,32 @@ def worker(side: str, size: str, weights: str, exchange: str, threads: str | int
         model, _ = build_vmos(model=OURS, checkpoint="none")
         model.load_state_dict(state)
         ref = load_torch_file(exchange, "benchmark exchange file", weights_only=True)
-        tracker = VMOSTracker(model, MemoryPolicy(long_term_gap=LONG_TERM_GAP),
+        tracker = VMOSTracker(model, MemoryPolicy(long_term_gap=LONG_TERM_GAP, max_long_term=bound or None),
                               precision="bf16" if side == "ours_bf16" else "fp32")
         tracker.step(frames[0], mask)
         diff = 0.0
-        for t in range(1, N_FRAMES):  # propagate + remember the official labels (teacher-forced): not a step
+        for t in range(1, n_frames):  # propagate + remember the official labels (teacher-forced): not a step
             t0, c0 = time.perf_counter(), time.process_time()
             out = tracker.propagate(frames[t])
             tracker.remember(ref["labels"][t - 1].numpy().astype(np.int64))
             times.append(time.perf_counter() - t0)
             cpu_times.append(time.process_time() - c0)
+            entries.append(tracker.memory[0].num_long_term_entries)
             if t <= N_DIFF_FRAMES:
                 diff = max(diff, (out.logits - ref["logits"][t - 1]).abs().max().item())
         result = {"max_abs_logit_diff": diff}
     result.update(latency_s=float(np.median(times[1:])), latency_min_s=float(np.min(times[1:])),
-                  cpu_s=float(np.median(cpu_times[1:])), times=times,
+                  cpu_s=float(np.median(cpu_times[1:])), times=times, cpu=cpu_times, entries=entries,
+                  bound=bound or None,
                   peak_rss_mb=_peak_rss_mb(), loadavg_1min=os.getloadavg()[0])
     return result
 
 
-def _run_worker(side: str, size: str, weights: str, exchange: str, threads: int = THREADS) -> dict:
+def _run_worker(side: str, size: str, weights: str, exchange: str, threads: int = THREADS,
+                n_frames: int = N_FRAMES, bound: int = 0) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     proc = subprocess.run([sys.executable, "-m", "hqtrack_core.bench.vmos", "--worker", side, size, weights,
-                           exchange, str(threads)], capture_output=True, text=True, env=env)
+                           exchange, str(threads), str(n_frames), str(bound)], capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise RuntimeError(f"{side} {size} worker failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -200,22 +216,56 @@ def run(sizes: tuple[str, ...] = ("480p", "240p")) -> dict:
     print(f"{'size':6} {'official':>9} {'ours':>7} {'ratio':>6}")
     for size, _, _, _, off1, ours1 in rows:
         print(f"{size:6} {off1['cpu_s']:9.3f} {ours1['cpu_s']:7.3f} {ours1['cpu_s'] / off1['cpu_s']:6.2f}")
+    if "480p" in sizes:
+        out.update(steady("480p"))
     return out
+
+
+def steady(size: str = "480p", frames: int = STEADY_FRAMES) -> dict:
+    """Early frames against a full bounded memory, ours (fp32, bf16) against the official engine (fp32)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        weights, exchange = str(Path(tmp) / "weights.pt"), str(Path(tmp) / "official.pt")
+        torch.manual_seed(0)
+        torch.save(_official_model().state_dict(), weights)
+        runs = {side: _run_worker(side, size, weights, exchange, n_frames=frames, bound=STEADY_BOUND)
+                for side in ("official", "ours", "ours_bf16")}  # the official side first: it writes the labels
+    summaries = {side: summarise({"wall": r["times"], "cpu": r["cpu"], "entries": r["entries"], "bound": r["bound"]})
+                 for side, r in runs.items()}  # checks that each memory filled and kept its bound
+    figures = {side: (f["early_wall_s"], f["steady_wall_s"]) for side, f in summaries.items()}
+    print(f"DeAOT-T {size}, 2 objects, {THREADS} threads, long-term memory bounded to {STEADY_BOUND} entries (gap "
+          f"{LONG_TERM_GAP}): early = frames 2-10, steady = frames {summaries['ours']['steady_frames']} (after the "
+          "fill), wall s per frame")
+    for side, (early, late) in figures.items():
+        print(f"  {side:10} early {early:.3f}  steady {late:.3f}  steady/early {late / early:.2f}"
+              + ("" if side == "official" else f"  steady vs official {late / figures['official'][1]:.3f}"))
+    off_steady = figures["official"][1]
+    return {
+        f"official_deaot_t_early_s_{size}": round(figures["official"][0], 4),
+        f"official_deaot_t_steady_s_{size}": round(off_steady, 4),
+        f"deaot_t_early_s_{size}": round(figures["ours"][0], 4),
+        f"deaot_t_steady_s_{size}": round(figures["ours"][1], 4),
+        f"deaot_t_early_s_{size}_bf16": round(figures["ours_bf16"][0], 4),
+        f"deaot_t_steady_s_{size}_bf16": round(figures["ours_bf16"][1], 4),
+        f"deaot_t_steady_ratio_vs_official_{size}": round(figures["ours"][1] / off_steady, 3),
+        f"deaot_t_steady_ratio_vs_official_{size}_bf16": round(figures["ours_bf16"][1] / off_steady, 3),
+        f"deaot_t_steady_max_abs_logit_diff_{size}": float(f"{runs['ours']['max_abs_logit_diff']:.3g}"),
+        "deaot_t_steady_bench_loadavg": round(max(r["loadavg_1min"] for r in runs.values()), 2),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--worker", nargs=5, metavar=("SIDE", "SIZE", "WEIGHTS", "EXCHANGE", "THREADS"))
+    parser.add_argument("--worker", nargs=7,
+                        metavar=("SIDE", "SIZE", "WEIGHTS", "EXCHANGE", "THREADS", "FRAMES", "BOUND"))
+    parser.add_argument("--steady-only", action="store_true", help="only the steady-state comparison at 480p")
     parser.add_argument("--sizes", nargs="+", default=["480p", "240p"], choices=sorted(SIZES))
     parser.add_argument("--no-record", action="store_true", help="do not write figures/bench.json")
     args = parser.parse_args(argv)
     if args.worker:
         print(json.dumps(worker(*args.worker)))
         return 0
-    values = run(tuple(args.sizes))
-    if not args.no_record:
-        update_bench(values)
-    print(json.dumps(values, indent=2))
+    values = steady("480p") if args.steady_only else run(tuple(args.sizes))
+    report(values, record=not args.no_record)
     return 0
 
 

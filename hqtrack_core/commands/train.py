@@ -1,15 +1,5 @@
-"""``hqtrack train``: train the VMOS (stage 1 synthetic clips / stage 2 videos), resumable, DDP-ready.
-
-Examples::
-
-    hqtrack train --config cpu_teach_stage1 --data ../shared/data/davis2016 --out runs/teach_s1
-    hqtrack train --config cpu_teach_stage2 --data ../shared/data/davis2016 --out runs/teach_s2 \\
-        --init runs/teach_s1/checkpoints/step_0001500.pt
-    hqtrack train --config cpu_teach_stage2 --out runs/teach_s2 --resume        # continue after a kill
-    hqtrack train --config cpu_teach_stage2 --out runs/teach_s2 --resume --export teach.safetensors
-                                          # a finished run: export its last checkpoint's EMA (no step is run)
-    torchrun --nproc_per_node 2 -m hqtrack_core.training --config ci_smoke --data ... --out runs/ddp
-"""
+"""``hqtrack train`` (and ``python -m hqtrack_core.training``): the training run, a finished run's export (the parser
+and the command's description: ``hqtrack_core.commands.parsers.train``)."""
 
 from __future__ import annotations
 
@@ -25,42 +15,11 @@ from ..model.card import ModelCard
 from ..model.checkpoint import save_vmos
 from ..paths import data_root, repo_root
 from ..render import check_output_suffix
-from ..training.config import PRESETS, TrainConfig, get_train_config
+from ..training.config import TrainConfig, get_train_config
 from ..training.records import plot_loss_curve, read_metrics
 from ..training.distributed import cleanup_distributed, init_distributed
 from ..training.trainer import Trainer
 from ..validate import check_file_writable, check_finite_weights
-from . import SUMMARIES
-
-
-def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser("train", help=SUMMARIES["train"],
-                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    configure(parser)
-    parser.set_defaults(func=run)
-    return parser
-
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", required=True,
-                        help=f"training preset ({', '.join(sorted(PRESETS))}) or a TrainConfig JSON file")
-    parser.add_argument("--data", help="data folder (DAVIS / YouTube-VOS layout, or images/ + masks/); "
-                                       "default: $HQTRACK_DATA/davis2016")
-    parser.add_argument("--out", help="run folder (checkpoints, metrics.jsonl); default runs/<config>")
-    parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
-    parser.add_argument("--steps", type=int, help="override the number of steps")
-    parser.add_argument("--model", help="override the VMOS preset (e.g. deaot_t, hqtrack_teach)")
-    parser.add_argument("--init", help="start from these weights (checkpoint .pt: its EMA; or .safetensors)")
-    parser.add_argument("--set", action="append", default=[], metavar="FIELD=JSON",
-                        help="override any TrainConfig field, e.g. --set batch_size=4 --set 'crop=[241,241]'")
-    parser.add_argument("--export", help="after training, write the EMA weights here (.safetensors + .json)")
-    parser.add_argument("--figure", help="after training, write the loss curve PNG here")
-    parser.add_argument("--stop-after", type=int, metavar="STEP",
-                        help="end the run at this step (the schedule still assumes --steps; resumable)")
-    parser.add_argument("--no-progress", action="store_true", help="no tqdm bar")
-    parser.add_argument("--precision", choices=("fp32", "bf16", "fp16", "auto"),
-                        help="override the config's precision: autocast with fp32 master weights "
-                             "(auto = bf16 on a CPU with AMX/AVX512-BF16 or a bf16 GPU)")
 
 
 def resolve_config(args: argparse.Namespace):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..data.boxes import parse_box  # noqa: F401 (its home is the data layer: the CLI parser reads it without torch)
+
 
 def masks_to_boxes(masks: np.ndarray, margin: float = 0.0) -> np.ndarray:
     """Tight boxes of binary masks.
@@ -42,20 +44,3 @@ def masks_to_boxes(masks: np.ndarray, margin: float = 0.0) -> np.ndarray:
         )
     return boxes
 
-
-def parse_box(text: str) -> tuple[float, float, float, float]:
-    """``"x0,y0,x1,y1"`` (the ``--box`` option) -> a validated box tuple."""
-    parts = [p.strip() for p in str(text).split(",")]
-    if len(parts) != 4:
-        raise ValueError(f"a box is 'x0,y0,x1,y1' (4 numbers), got {text!r}")
-    try:
-        x0, y0, x1, y1 = (float(p) for p in parts)
-    except ValueError:
-        raise ValueError(f"a box is 'x0,y0,x1,y1' (4 numbers), got {text!r}") from None
-    if not all(np.isfinite(v) for v in (x0, y0, x1, y1)):
-        raise ValueError(f"box {text!r} has a value that is not a finite number (inf / nan)")
-    if min(x0, y0) < 0:
-        raise ValueError(f"box {text!r} starts left of / above the image: x0 and y0 are pixels, >= 0")
-    if not (x1 > x0 and y1 > y0):
-        raise ValueError(f"box {text!r} must have x1 > x0 and y1 > y0")
-    return x0, y0, x1, y1

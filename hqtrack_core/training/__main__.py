@@ -3,7 +3,8 @@
 import argparse
 import sys
 
-from ..commands.train import configure, run
+from ..commands.parsers.train import configure
+from ..commands.train import run
 
 
 def main(argv: list[str] | None = None) -> int:
