@@ -147,6 +147,24 @@ def _run_side(side: str, frames: int, official: Path | None, workdir: Path, thre
     return result
 
 
+def _interleaved(official: str | Path | None, frames: int, threads: int, rounds: int, long_term_gap: int,
+                 describe) -> tuple[Path | None, dict[str, list[dict]]]:
+    """Ours fp32, ours bf16 and the official side (when a copy is given) ``rounds`` times, A B C A B C, each in its
+    own process; prints ``describe(run)`` and the load after each. Returns the official path and the runs per side."""
+    if rounds < 1:
+        raise ValueError(f"rounds must be >= 1, got {rounds}")
+    path = official_path(official)
+    sides = ["ours", "ours_bf16"] + (["official"] if path is not None else [])
+    runs: dict[str, list[dict]] = {side: [] for side in sides}
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(rounds):
+            for side in sides:
+                raw = _run_side(side, frames, path, Path(tmp), threads, long_term_gap)
+                runs[side].append(raw)
+                print(f"  ran {side}: {describe(raw)}, load {raw['loadavg']:.1f}", flush=True)
+    return path, runs
+
+
 def _median(runs: list[dict], key: str) -> float:
     """Median over every timed frame (frames 2..N-1) of every round."""
     return statistics.median(v for r in runs for v in r[key][1:])
@@ -165,17 +183,8 @@ def run(official: str | Path | None = None, frames: int = 5, threads: int = THRE
     """
     if frames < 3:
         raise ValueError(f"frames must be >= 3 (reference + warm-up + one timed frame), got {frames}")
-    if rounds < 1:
-        raise ValueError(f"rounds must be >= 1, got {rounds}")
-    path = official_path(official)
-    sides = ["ours", "ours_bf16"] + (["official"] if path is not None else [])
-    runs: dict[str, list[dict]] = {side: [] for side in sides}
-    with tempfile.TemporaryDirectory() as tmp:
-        for _ in range(rounds):
-            for side in sides:
-                runs[side].append(_run_side(side, frames, path, Path(tmp), threads))
-                print(f"  ran {side}: frames {[round(t, 2) for t in runs[side][-1]['times']]} s, "
-                      f"load {runs[side][-1]['loadavg']:.1f}", flush=True)
+    path, runs = _interleaved(official, frames, threads, rounds, LONG_TERM_GAP,
+                              lambda raw: f"frames {[round(t, 2) for t in raw['times']]} s")
     out: dict = {"hqtrack_vmos_bench_threads": threads, "hqtrack_vmos_bench_rounds": rounds}
     names = NAMES
     lat = {side: _median(r, "times") for side, r in runs.items()}
@@ -239,20 +248,14 @@ def steady(official: str | Path | None = None, frames: int = STEADY_FRAMES, thre
     if frames < needed:
         raise ValueError(f"steady frames must be >= {needed} (the memory fills at frame "
                          f"{(STEADY_BOUND - 1) * STEADY_GAP}), got {frames}")
-    if rounds < 1:
-        raise ValueError(f"rounds must be >= 1, got {rounds}")
-    path = official_path(official)
-    sides = ["ours", "ours_bf16"] + (["official"] if path is not None else [])
-    runs: dict[str, list[dict]] = {side: [] for side in sides}
-    with tempfile.TemporaryDirectory() as tmp:
-        for _ in range(rounds):
-            for side in sides:
-                raw = _run_side(side, frames, path, Path(tmp), threads, STEADY_GAP)
-                if raw["bound"] != STEADY_BOUND:
-                    raise RuntimeError(f"{side}: long-term memory bounded to {raw['bound']} entries, not "
-                                       f"{STEADY_BOUND} like the official engine's MAX_LEN")
-                runs[side].append({**raw, **steady_summary(raw)})
-                print(f"  ran {side} (steady): entries {raw['entries']}, load {raw['loadavg']:.1f}", flush=True)
+    _, runs = _interleaved(official, frames, threads, rounds, STEADY_GAP,
+                           lambda raw: f"(steady) entries {raw['entries']}")
+    for side, raws in runs.items():
+        for raw in raws:
+            if raw["bound"] != STEADY_BOUND:
+                raise RuntimeError(f"{side}: long-term memory bounded to {raw['bound']} entries, not "
+                                   f"{STEADY_BOUND} like the official engine's MAX_LEN")
+            raw.update(steady_summary(raw))
     fig = {side: {key: statistics.median(r[key] for r in rs) for key in
                   ("early_wall_s", "steady_wall_s", "early_cpu_s", "steady_cpu_s")} for side, rs in runs.items()}
     frames_used = runs["ours"][0]["steady_frames"]
