@@ -143,3 +143,37 @@ def test_study_builds_long_clips_and_faulty_rows(sources, tmp_path):
     by = {v["name"]: v for v in row["variants"]}
     assert by["t0.1"]["JF"] == by["t0.9"]["JF"] != by["t0"]["JF"]
     assert main(["ablate", "threshold", *base, "--refiner-faults", "empty=3"]) == 2
+
+
+def test_long_clip_target_scale_sets_the_start_size(sources):
+    """``target_scale`` is the target's start size over its own (the memory row's ``--long-scale``); the default
+    keeps its own size, and rows written before the setting read back with the first generator's 0.35-0.5."""
+    from hqtrack_core.ablation.settings import AblationSettings
+    from hqtrack_core.ablation.study import settings_from_json
+
+    tgt, bg, *occ = sources
+    own = long_clip(tgt, bg, occ, length=300, events=2, absence=(50, 120), seed=3)
+    small = long_clip(tgt, bg, occ, length=300, events=2, absence=(50, 120), seed=3, target_scale=(0.35, 0.5))
+    assert own.source["scale"][0] == 1.0 and 0.35 <= small.source["scale"][0] <= 0.5
+    assert (own.masks[0] > 0).sum() > 4 * (small.masks[0] > 0).sum()
+    assert settings_from_json({"long_clips": 10}).long_scale == (0.35, 0.5)
+    assert settings_from_json({"long_clips": 10, "long_scale": [1.0, 1.0]}).long_scale == (1.0, 1.0)
+    with pytest.raises(ValueError, match="--long-scale"):
+        AblationSettings(long_clips=2, long_scale=(1.2, 0.8))
+
+
+def test_recovery_reads_before_and_after_the_absences():
+    """``report.recovery``: J before the first absence and after each return, from the row JSON's per-frame J
+    (``J_frames[i]`` is frame i + 1)."""
+    from hqtrack_core.ablation.report import recovery, recovery_table
+
+    J = [0.8] * 9 + [0.0] * 20 + [0.5] * 20 + [0.2] * 50  # frames 1-9 tracked, lost during 10-29, back at 30
+    clip = {"name": "c", "source": {"events": [{"out": 10, "back": 30}]}}
+    row = {"clips": [clip], "variants": [
+        {"name": "a", "label": "A", "status": "run", "sequences": {"c": {"J_frames": J}}},
+        {"name": "b", "label": "B", "status": "not run", "sequences": {}}]}
+    rec = recovery(row, after=20)
+    assert set(rec) == {"a"}
+    assert rec["a"]["before"] == pytest.approx(0.8) and rec["a"]["after_return"] == pytest.approx(0.5)
+    assert "1 clips, 1 returns" in recovery_table(row)
+    assert recovery({"clips": [{"name": "c", "source": {}}], "variants": row["variants"]}) == {}

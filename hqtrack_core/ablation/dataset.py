@@ -69,7 +69,8 @@ def build_clips(row: Row, videos: list, settings: AblationSettings) -> list[Labe
         base = [resize_clip(c, edge) for c in base]
         n = len(base)
         return [long_clip(base[k % n], base[(k + 1) % n], [base[(k + 2) % n], base[(k + 3) % n]],
-                          length=settings.long_length, seed=settings.seed + k, name=f"long{k}-{base[k % n].name}")
+                          length=settings.long_length, seed=settings.seed + k, name=f"long{k}-{base[k % n].name}",
+                          target_scale=tuple(settings.long_scale))
                 for k in range(settings.long_clips)]
     if row.data == "pingpong":
         clips = [pingpong_video(c, settings.pingpong_factor) for c in base]

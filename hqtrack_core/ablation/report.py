@@ -204,6 +204,42 @@ def live_check(result: dict, variant: str, clip: str, frames: int, data_root: st
             "seconds": live["compute_seconds"], "precision": live["settings"]["precision_resolved"]}
 
 
+def recovery(result: dict, after: int = 20) -> dict[str, dict[str, float]]:
+    """On long clips (clips whose ``source`` lists ``events``): per variant that ran, the mean J over the frames
+    before the first absence (``"before"``: is the target tracked at all while memory cannot matter yet?) and over
+    the ``after`` frames from each return (``"after_return"``: does the memory bring it back?), averaged over the
+    clips. ``J_frames[i]`` is frame ``i + 1`` (DAVIS scores neither the first nor the last frame). Empty when the
+    row did not run on long clips."""
+    clips = [c for c in result["clips"] if c.get("source", {}).get("events")]
+    out = {}
+    for v in result["variants"]:
+        if v["status"] != "run" or not clips:
+            continue
+        before, back = [], []
+        for c in clips:
+            J = np.asarray(v["sequences"][c["name"]]["J_frames"], dtype=float)
+            events = c["source"]["events"]
+            before.append(J[: min(e["out"] for e in events) - 1].mean())
+            back.extend(J[e["back"] - 1: e["back"] - 1 + after].mean() for e in events)
+        out[v["name"]] = {"before": float(np.mean(before)), "after_return": float(np.mean(back)),
+                          "clips": len(clips), "returns": len(back)}
+    return out
+
+
+def recovery_table(result: dict, after: int = 20) -> str:
+    """:func:`recovery` as text, one line per variant."""
+    rec = recovery(result, after)
+    if not rec:
+        return "(the row did not run on long clips)"
+    labels = {v["name"]: v["label"] for v in result["variants"]}
+    width = max(len(labels[n]) for n in rec)
+    first = next(iter(rec.values()))
+    lines = [f"{'mean J':<{width}}  before the first absence  {after} frames from each return",
+             *(f"{labels[n]:<{width}}  {r['before']:>24.3f}  {r['after_return']:>27.3f}" for n, r in rec.items()),
+             f"({first['clips']} clips, {first['returns']} returns)"]
+    return "\n".join(lines)
+
+
 def memory_schedule(policy, frames: int) -> list[list[int]]:
     """Which frames the long-term memory holds (reference + long-term entries) after each frame ``1..frames-1`` under
     ``policy``: the policy replayed on a :class:`~hqtrack_core.inference.memory.MemoryState` with placeholder
@@ -225,4 +261,5 @@ def load_all(folder: str | os.PathLike | None = None) -> list[dict]:
 
 
 __all__ = ["results_dir", "recorded_data_root", "load_row", "load_all", "row_table", "n_text", "verdict_text",
-           "sequence_table", "comparisons", "summary_table", "plot_row", "live_check", "memory_schedule"]
+           "sequence_table", "comparisons", "summary_table", "plot_row", "live_check", "memory_schedule", "recovery",
+           "recovery_table"]

@@ -39,6 +39,7 @@ class AblationSettings:
     composites: int = 3
     long_clips: int = 0  # memory row: this many long clips with exits and occlusions (0: ping-pong videos)
     long_length: int = 600
+    long_scale: tuple[float, float] = (1.0, 1.0)  # memory row: the target's start size / its own (a range)
     seed: int = 0
     device: str = "cpu"
 
@@ -54,6 +55,10 @@ class AblationSettings:
         if self.long_clips < 0 or (self.long_clips and self.long_length < 100):
             raise ValueError(f"--long-clips must be >= 0 and --long-length >= 100, got {self.long_clips}, "
                              f"{self.long_length}")
+        lo, hi = self.long_scale
+        if not 0 < lo <= hi:
+            raise ValueError(f"--long-scale must be LO,HI with 0 < LO <= HI (the target's size over its own), "
+                             f"got {lo},{hi}")
         if self.max_frames is not None and self.max_frames < 3:
             raise ValueError(f"--max-frames must be >= 3 (J&F drops the first and last frames), got {self.max_frames}")
 

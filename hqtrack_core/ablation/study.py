@@ -54,6 +54,10 @@ def settings_from_json(data: dict) -> AblationSettings:
     values = {k: v for k, v in data.items() if k in names}
     if values.get("sequences") is not None:
         values["sequences"] = tuple(values["sequences"])
+    if values.get("long_clips") and "long_scale" not in values:
+        values["long_scale"] = (0.35, 0.5)  # rows written before the setting existed used the first generator's
+    if "long_scale" in values:
+        values["long_scale"] = tuple(values["long_scale"])
     return AblationSettings(**values)
 
 

@@ -27,7 +27,7 @@ sides. 40 frames; the memory is full from frame 25; early = median of frames 2-1
 hold the same entries), ``hqtrack_vmos_steady_frames``, ``hqtrack_vmos_steady_rounds``,
 ``hqtrack_vmos_steady_bench_loadavg``.
 
-    HQTRACK_OFFICIAL=/work/scratch/hqtrack_official python -m hqtrack_core.bench hqtrack_vmos
+    HQTRACK_OFFICIAL=../hqtrack_official python -m hqtrack_core.bench hqtrack_vmos
 """
 
 from __future__ import annotations

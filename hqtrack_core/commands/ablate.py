@@ -59,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
         refiner_faults=args.refiner_faults,
         short_edge=args.short_edge, precision=args.precision, memory=args.memory, max_frames=args.max_frames,
         frame_stride=args.frame_stride, pingpong_factor=args.pingpong, data_short_edge=args.data_short_edge,
-        composites=args.composites, long_clips=args.long_clips, long_length=args.long_length, seed=args.seed,
+        composites=args.composites, long_clips=args.long_clips, long_length=args.long_length,
+        long_scale=args.long_scale, seed=args.seed,
         device=f"cuda:{local_rank}" if world > 1 and args.device == "cuda" else args.device)
     opts = RunOptions(workers=args.workers, threads=args.threads, progress=not args.no_progress, rank=rank,
                       world_size=world, shard_dir=args.shard_dir or args.out / f".{args.row}.sequences")

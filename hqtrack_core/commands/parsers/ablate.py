@@ -23,6 +23,17 @@ def _checkpoint_arg(text: str) -> tuple[str | None, str]:
     return (name, path) if sep else (None, text)
 
 
+def _scale_range(text: str) -> tuple[float, float]:
+    """``"0.8,1"`` -> ``(0.8, 1.0)``; one number is a fixed scale; an unreadable value is a usage error."""
+    try:
+        parts = [float(x) for x in text.split(",")]
+    except ValueError:
+        parts = []
+    if len(parts) not in (1, 2):
+        raise argparse.ArgumentTypeError(f"{text!r}: give LO,HI (e.g. 0.8,1) or one number")
+    return (parts[0], parts[-1])
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("ablate", help=SUMMARIES["ablate"],
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -61,6 +72,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="memory row: this many long clips in which the target leaves the view or is occluded and "
                         "comes back (ablation.generators.long_clip); default 0: ping-pong videos")
     p.add_argument("--long-length", type=int, default=600, help="memory row: frames per long clip")
+    p.add_argument("--long-scale", type=_scale_range, default=(1.0, 1.0), metavar="LO,HI",
+                   help="memory row: the target's size at the start of a long clip over its size in its own video, "
+                        "drawn from LO-HI (default 1,1: its own size)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=1,
                    help="processes, one sequence at a time each (default 1: this process)")
