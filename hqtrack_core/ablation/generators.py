@@ -251,9 +251,10 @@ def long_clip(target: LabelledClip, background: LabelledClip, occluders: Sequenc
     in its own clip, played forward and backward) is pasted on ``background`` (played forward and backward; its
     own object is unlabelled scenery) and moves on a slow Lissajous path. Its appearance changes over the clip:
     its size starts at ``target_scale`` times its size in its own video (a factor drawn from the range; both clips
-have the same height) and grows or shrinks by up to half, and its brightness drifts by up to a third. The default
-keeps the target's own size: at 0.35-0.5 of it (the first version) the study's model at 240p tracked the visible
-target at J 0.16 before any absence (10 clips, frames 1-39), so the memory row measured small-object failure. ``events`` times it
+    have the same height) and grows or shrinks by up to half, and its brightness drifts by up to a third. The
+    default keeps the target's own size: at 0.35-0.5 of it (the first version) the study's model at 240p tracked
+    the visible target at J 0.16 before any absence (10 clips, frames 1-39), so the memory row measured
+    small-object failure (figures/README.md). ``events`` times it
     disappears for a number of frames drawn from ``absence`` (capped so that absences take at most 60% of the frames
     left after the transitions) and comes back, alternating two ways (the first drawn):
     ``"exit"``, it slides out of the image over ``transition`` frames, stays out and slides back; ``"occlusion"``,

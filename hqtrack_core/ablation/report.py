@@ -212,8 +212,8 @@ def recovery(result: dict, after: int = 20) -> dict[str, dict[str, float]]:
     row did not run on long clips."""
     clips = [c for c in result["clips"] if c.get("source", {}).get("events")]
     out = {}
-    for v in result["variants"]:
-        if v["status"] != "run" or not clips:
+    for v in result["variants"] if clips else ():
+        if v["status"] != "run":
             continue
         before, back = [], []
         for c in clips:

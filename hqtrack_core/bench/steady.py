@@ -16,9 +16,9 @@ alternating (``--rounds`` times). Every record names the CPU (model, AVX-512 / A
 torch dispatches to, ``ATEN_CPU_CAPABILITY`` / ``ONEDNN_MAX_CPU_ISA`` when set) and the thread count.
 
 ``--baseline DIR`` also runs every case on another checkout (``PYTHONPATH=DIR``, e.g. one made by
-``git worktree add ../before HEAD~1``), run for run after ours, and reports ours / baseline per case (the worker, :mod:`.steady_worker`, imports only what every
-checkout since the front door ``hqtrack_core.api`` has). ``--query-block N`` times our global attention in blocks
-of N queries (a value above the token count: one piece, as the code before the blocks). ``--long-term-gap N`` fills the memory sooner (after ``5 N`` frames): the steady-state frame
+``git worktree add ../before HEAD~1``), run for run after ours, and reports ours / baseline per case (the worker,
+:mod:`.steady_worker`, imports only what every checkout since the front door ``hqtrack_core.api`` has).
+``--query-block N`` times our global attention in blocks of N queries (a value above the token count: one piece, as the code before the blocks). ``--long-term-gap N`` fills the memory sooner (after ``5 N`` frames): the steady-state frame
 costs the same (the memory has the same size), for quick A/B runs; the record says so. ``--profile N`` runs N more
 steady-state frames of our first run per case under ``torch.profiler`` and records what bounds the frame (top ops,
 the attention products' share, GFLOP and rate beside the CPU's matmul peak; :func:`steady_profile`).
