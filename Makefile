@@ -74,7 +74,6 @@ ablations: setup
 
 ablations-rescore: setup
 	for row in $(ABLATE_ROWS); do $(PY) -m hqtrack_core.cli ablate $$row --rescore --out $(ABLATE_OUT) || exit 1; done
-	$(PY) -m hqtrack_core.cli ablate multiscale --rescore --out $(ABLATE_OUT)/train_holdout
 	$(PY) -m hqtrack_core.cli ablate threshold --rescore --out $(ABLATE_OUT)/no_faults
 
 # Rows 1-2 with training seeds 1 and 2: the recipe and budget of the committed seed-0 checkpoints

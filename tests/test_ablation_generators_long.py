@@ -134,6 +134,12 @@ def test_study_builds_long_clips_and_faulty_rows(sources, tmp_path):
     clips = build_clips(get_row("memory"), load_videos(root, settings), settings)
     assert [len(c) for c in clips] == [260, 260] and clips[0].source["target"] != clips[1].source["target"]
     assert all(not (c.masks[e["absent"][0]] == 1).any() for c in clips for e in c.source["events"])
+    # one clip by name (a live slice): only that one is generated, the same as in the whole row
+    only = build_clips(get_row("memory"), load_videos(root, settings), settings, [clips[1].name])
+    assert [c.name for c in only] == [clips[1].name] and all(np.array_equal(a, b) for a, b in
+                                                             zip(only[0].masks, clips[1].masks))
+    with pytest.raises(KeyError, match="clips: "):
+        build_clips(get_row("memory"), load_videos(root, settings), settings, ["long9-nothing"])
     base = ["--data", str(root), "--split", "s", "--checkpoint", "none", "--precision", "fp32", "--short-edge", "33",
             "--max-frames", "4", "--no-progress", "--out", str(tmp_path / "o")]
     assert main(["ablate", "threshold", *base, "--refiner-faults", "empty=1"]) == 0
@@ -164,16 +170,75 @@ def test_long_clip_target_scale_sets_the_start_size(sources):
 
 def test_recovery_reads_before_and_after_the_absences():
     """``report.recovery``: J before the first absence and after each return, from the row JSON's per-frame J
-    (``J_frames[i]`` is frame i + 1)."""
+    (``J_frames[i]`` is frame i + 1), with intervals over the clips and the difference to the paper's choice."""
     from hqtrack_core.ablation.report import recovery, recovery_table
 
     J = [0.8] * 9 + [0.0] * 20 + [0.5] * 20 + [0.2] * 50  # frames 1-9 tracked, lost during 10-29, back at 30
     clip = {"name": "c", "source": {"events": [{"out": 10, "back": 30}]}}
-    row = {"clips": [clip], "variants": [
+    row = {"clips": [clip], "expected_best": "a", "variants": [
         {"name": "a", "label": "A", "status": "run", "sequences": {"c": {"J_frames": J}}},
         {"name": "b", "label": "B", "status": "not run", "sequences": {}}]}
     rec = recovery(row, after=20)
     assert set(rec) == {"a"}
     assert rec["a"]["before"] == pytest.approx(0.8) and rec["a"]["after_return"] == pytest.approx(0.5)
+    assert rec["a"]["after_return_ci95"] is None  # one clip: no interval
     assert "1 clips, 1 returns" in recovery_table(row)
     assert recovery({"clips": [{"name": "c", "source": {}}], "variants": row["variants"]}) == {}
+
+    # six clips; variant b recovers 0.1 better than the paper's choice a on every clip: detected, interval > 0
+    clips = [{"name": f"c{i}", "source": {"events": [{"out": 10, "back": 30}, {"out": 60, "back": 70}]}}
+             for i in range(6)]
+    ja = {c["name"]: {"J_frames": [0.8] * 9 + [0.0] * 20 + [0.4 + 0.02 * i] * 70} for i, c in enumerate(clips)}
+    jb = {n: {"J_frames": [x + 0.1 if k >= 29 else x for k, x in enumerate(v["J_frames"])]} for n, v in ja.items()}
+    row = {"clips": clips, "expected_best": "a", "variants": [
+        {"name": "a", "label": "A", "status": "run", "sequences": ja},
+        {"name": "b", "label": "B", "status": "run", "sequences": jb}]}
+    rec = recovery(row, after=20)
+    assert rec["b"]["after_return"] - rec["a"]["after_return"] == pytest.approx(0.1)
+    diff = rec["b"]["after_return_vs_paper"]
+    assert diff["mean"] == pytest.approx(0.1) and diff["ci95"][0] > 0 and diff["detected"]
+    assert rec["b"]["before_vs_paper"]["mean"] == pytest.approx(0.0) and not rec["b"]["before_vs_paper"]["detected"]
+    assert "after_return_vs_paper" not in rec["a"]
+    lo, hi = rec["a"]["after_return_ci95"]
+    assert lo < rec["a"]["after_return"] < hi
+    table = recovery_table(row)
+    assert "6 clips, 12 returns" in table and "+0.100 [0.100, 0.100]" in table
+    from hqtrack_core.ablation.notebook import recovery_md
+
+    assert "`b` (reference) +0.100" in recovery_md(row) and "None of the claim's rivals" in recovery_md(row)
+    row["uncertainty"] = {"rivals": ["b"]}
+    assert "Detected (interval excludes 0 and p < 0.05: 0.05 over the claim's 1 rivals): `b` above `a`." in \
+        recovery_md(row)
+
+
+def test_failure_rates_pair_the_clips_that_have_them():
+    """``report.failure_rates``: NRE / DRE / ADQ per variant with intervals over the clips where every variant has
+    the rate (ADQ is undefined on a clip without absences), and the difference to the paper's choice."""
+    from hqtrack_core.ablation.report import failure_rates, failure_table
+
+    def seqs(adq_shift):
+        return {f"c{i}": {"NRE": 0.0, "DRE": 0.1 * i, "ADQ": None if i == 0 else 0.5 + adq_shift} for i in range(5)}
+
+    row = {"clips": [{"name": f"c{i}"} for i in range(5)], "expected_best": "a", "variants": [
+        {"name": "a", "label": "A", "status": "run", "sequences": seqs(0.0)},
+        {"name": "b", "label": "B", "status": "run", "sequences": seqs(0.2)},
+        {"name": "c", "label": "C", "status": "not run", "sequences": {}}]}
+    rates = failure_rates(row)
+    assert set(rates) == {"NRE", "DRE", "ADQ"} and set(rates["ADQ"]) == {"a", "b"}
+    assert rates["ADQ"]["a"]["clips"] == 4 and rates["DRE"]["a"]["clips"] == 5  # c0 has no ADQ
+    assert rates["ADQ"]["b"]["vs_paper"]["mean"] == pytest.approx(0.2)
+    assert rates["DRE"]["a"]["mean"] == pytest.approx(0.2) and "vs_paper" not in rates["DRE"]["a"]
+    assert "over 4 clips" in failure_table(row) and "minus a: +0.200 [0.200, 0.200]" in failure_table(row)
+    old = {**row, "variants": [{**v, "sequences": {n: {} for n in v["sequences"]}} for v in row["variants"]]}
+    assert failure_rates(old) == {} and "recorded before" in failure_table(old)
+
+
+def test_sequence_table_by_clip_keeps_long_names():
+    from hqtrack_core.ablation.report import sequence_table
+
+    row = {"clips": [{"name": "long6-mallard-water"}, {"name": "c"}], "variants": [
+        {"name": "gap10", "label": "gap 10", "status": "run",
+         "sequences": {"long6-mallard-water": {"JF": 0.25}, "c": {"JF": 0.5}}}]}
+    lines = sequence_table(row, "JF", by_clip=True).splitlines()
+    assert lines[0].split() == ["JF", "gap10"] and lines[1].split() == ["long6-mallard-water", "0.250"]
+    assert "long6-mallard-" in sequence_table(row, "JF") and "long6-mallard-water" not in sequence_table(row, "JF")

@@ -19,7 +19,7 @@ from hqtrack_core.cli import main
 
 from _toy_helpers import write_toy_davis
 
-SCORES = ("J", "F", "JF", "Q", "A", "R")
+SCORES = ("J", "F", "JF", "Q", "A", "R", "NRE", "DRE", "ADQ")  # every row records the VOTS failure rates too
 
 
 @pytest.fixture(scope="module")

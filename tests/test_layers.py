@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1] / PACKAGE
 
 # module name (relative to the package; a prefix matches its sub-modules) -> layer. Longest prefix wins.
 LAYERS: dict[str, str] = {
-    "atomic": "io", "paths": "io", "precision": "io", "interrupts": "io", "validate": "io", "weights": "io",
+    "atomic": "io", "readme_markers": "io", "paths": "io", "precision": "io", "interrupts": "io", "validate": "io", "weights": "io",
     "data": "io",
     "model": "model",
     "inference": "inference",

@@ -57,8 +57,11 @@ def load_videos(data_root: str | os.PathLike, settings: AblationSettings) -> lis
     return videos
 
 
-def build_clips(row: Row, videos: list, settings: AblationSettings) -> list[LabelledClip]:
-    """The clips a row runs on (see :attr:`Row.data`)."""
+def build_clips(row: Row, videos: list, settings: AblationSettings,
+                names: Sequence[str] | None = None) -> list[LabelledClip]:
+    """The clips a row runs on (see :attr:`Row.data`). ``names``: only those are needed; long clips are then the
+    only ones generated (each depends on its index alone), other kinds are built whole (select with
+    :func:`clips_selection`)."""
     if row.data == "davis":
         return [load_clip(v, settings.max_frames, settings.frame_stride, settings.data_short_edge) for v in videos]
     base = [load_clip(v, None, settings.frame_stride, settings.data_short_edge) for v in videos]
@@ -68,10 +71,14 @@ def build_clips(row: Row, videos: list, settings: AblationSettings) -> list[Labe
         edge = min(min(c.size) for c in base)
         base = [resize_clip(c, edge) for c in base]
         n = len(base)
+        all_names = [f"long{k}-{base[k % n].name}" for k in range(settings.long_clips)]
+        unknown = [name for name in names or () if name not in all_names]
+        if unknown:
+            raise KeyError(f"no clip {unknown[0]!r}; clips: {sorted(all_names)}")
         return [long_clip(base[k % n], base[(k + 1) % n], [base[(k + 2) % n], base[(k + 3) % n]],
-                          length=settings.long_length, seed=settings.seed + k, name=f"long{k}-{base[k % n].name}",
+                          length=settings.long_length, seed=settings.seed + k, name=name,
                           target_scale=tuple(settings.long_scale))
-                for k in range(settings.long_clips)]
+                for k, name in enumerate(all_names) if names is None or name in names]
     if row.data == "pingpong":
         clips = [pingpong_video(c, settings.pingpong_factor) for c in base]
         if settings.max_frames is not None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from . import stats
-from .report import n_text
+from .report import n_text, recovery
 from .stats import ALPHA, fmt_ci
 
 
@@ -109,6 +109,36 @@ def pairwise_md(result: dict, a: str, b: str, key: str = "JF") -> str:
             f"sequences (means {_fmt(va[key])} against {_fmt(vb[key])}).{spread}")
 
 
+def recovery_md(result: dict, after: int = 20) -> str:
+    """After each return of the target (long clips): each variant's mean J over the ``after`` frames from the
+    return minus the paper's choice's, with its interval and sign-flip p; which of the claim's rivals differ
+    detectably, by the rule of the row's verdict (interval excludes 0 and p below 0.05 over the number of rivals)."""
+    rec = recovery(result, after)
+    if not rec:
+        return "The committed row did not run on long clips: there are no returns to look at."
+    choice = result["expected_best"]
+    rivals = [r for r in result.get("uncertainty", {}).get("rivals", []) if r in rec]
+    parts = []
+    for name, r in rec.items():
+        d = r.get("after_return_vs_paper")
+        if d is None:
+            continue
+        p = "" if d["p"] is None else f", p = {d['p']:.3g}"
+        parts.append(f"`{name}`{'' if name in rivals else ' (reference)'} {d['mean']:+.3f}, 95% CI "
+                     f"{fmt_ci(d['ci95'])}{p}")
+    level = ALPHA / max(1, len(rivals))
+    found = [(n, rec[n]["after_return_vs_paper"]) for n in rivals]
+    found = [(n, d) for n, d in found if d["p"] is not None and (d["ci95"][0] > 0 or d["ci95"][1] < 0)
+             and d["p"] < level]
+    first = next(iter(rec.values()))
+    rule = f"interval excludes 0 and p < {level:.3g}: {ALPHA} over the claim's {len(rivals)} rivals"
+    close = ("Detected (" + rule + "): " + ", ".join(
+        f"`{n}` {'above' if d['mean'] > 0 else 'below'} `{choice}`" for n, d in found) + "." if found else
+        f"None of the claim's rivals differs detectably from `{choice}` after a return ({rule}).")
+    return (f"Mean J over the {after} frames from each return ({first['returns']} returns on {first['clips']} "
+            f"clips), minus `{choice}`: " + "; ".join(parts) + f". {close}")
+
+
 def live_md(result: dict, variants: list[str], clip: str, frames: int, tolerance: float = 0.02) -> str:
     """What a notebook's live slice recomputes and the tolerance it checks."""
     names = ", ".join(f"`{v}`" for v in variants)
@@ -120,4 +150,4 @@ def live_md(result: dict, variants: list[str], clip: str, frames: int, tolerance
             f"{tolerance}.")
 
 
-__all__ = ["n_text", "clips_md", "checkpoints_md", "claim_md", "committed_md", "verdict_md", "pairwise_md", "live_md"]
+__all__ = ["n_text", "clips_md", "checkpoints_md", "claim_md", "committed_md", "verdict_md", "pairwise_md", "recovery_md", "live_md"]

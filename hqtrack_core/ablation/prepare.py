@@ -136,7 +136,7 @@ def prepare(row_name: str, data_root: str | os.PathLike, settings: AblationSetti
     device = resolve_device(settings.device)
     resize = ResizePolicy(min_short_edge=settings.network_short_edge, max_short_edge=settings.network_short_edge)
     videos = load_videos(data_root, settings)
-    clips = build_clips(row, videos, settings)
+    clips = build_clips(row, videos, settings, clip_names)
     clips = clips_selection(clips, clip_names) or clips
     if truncate is not None:
         clips = [LabelledClip(c.name, c.frames[:truncate], c.masks[:truncate], {**c.source, "truncate": truncate})

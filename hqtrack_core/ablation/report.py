@@ -19,7 +19,7 @@ from ..inference.memory import MemoryEntry, MemoryState
 from ..paths import committed_figures_dir
 from ..paths import data_root as shared_root
 from .rows import ROW_NAMES
-from .stats import fmt_ci, fmt_diff
+from .stats import Scores, bootstrap, compare, fmt_ci, fmt_diff, interval
 from .study import ablate, settings_from_json
 
 
@@ -78,12 +78,20 @@ def verdict_text(result: dict) -> str:
             f"verdict (Q):   {result['verdict_Q']} ({result['verdict_Q_reason']})\n{n_text(result)}")
 
 
-def sequence_table(result: dict, key: str = "JF") -> str:
-    """Per-sequence ``key`` of every variant that ran (columns: clips)."""
+def sequence_table(result: dict, key: str = "JF", by_clip: bool = False) -> str:
+    """Per-sequence ``key`` of every variant that ran: a line per variant, a column per clip; ``by_clip``: a line
+    per clip, a column per variant (for many clips or long clip names)."""
     ran = [v for v in result["variants"] if v["status"] == "run"]
     if not ran:
         return "(no variant was run)"
     names = [c["name"] for c in result["clips"]]
+    if by_clip:
+        width = max(len(n) for n in names)
+        cols = [max(len(v["name"]), 6) for v in ran]
+        lines = [f"{key:<{width}} " + " ".join(f"{v['name']:>{w}}" for v, w in zip(ran, cols))]
+        lines += [f"{n:<{width}} " + " ".join(f"{_f(v['sequences'][n][key]):>{w}}" for v, w in zip(ran, cols))
+                  for n in names]
+        return "\n".join(lines)
     width = max(len(v["label"]) for v in ran)
     lines = [f"{key:<{width}} " + " ".join(f"{n[:14]:>14}" for n in names)]
     for v in ran:
@@ -204,39 +212,117 @@ def live_check(result: dict, variant: str, clip: str, frames: int, data_root: st
             "seconds": live["compute_seconds"], "precision": live["settings"]["precision_resolved"]}
 
 
-def recovery(result: dict, after: int = 20) -> dict[str, dict[str, float]]:
-    """On long clips (clips whose ``source`` lists ``events``): per variant that ran, the mean J over the frames
-    before the first absence (``"before"``: is the target tracked at all while memory cannot matter yet?) and over
-    the ``after`` frames from each return (``"after_return"``: does the memory bring it back?), averaged over the
-    clips. ``J_frames[i]`` is frame ``i + 1`` (DAVIS scores neither the first nor the last frame). Empty when the
-    row did not run on long clips."""
-    clips = [c for c in result["clips"] if c.get("source", {}).get("events")]
+def _paired_over_clips(per_clip: dict[str, np.ndarray], paper: str | None) -> dict[str, dict]:
+    """``per_clip``: variant -> ``(N,)`` values on the same clips. Per variant: ``mean``, ``ci95`` (paired bootstrap
+    over the clips; ``None`` with one clip) and, but for the paper's choice, ``vs_paper`` (variant minus the paper's
+    choice: ``{"mean", "ci95", "p", "detected"}`` as :func:`~hqtrack_core.ablation.stats.compare`)."""
+    scores = [Scores(name, np.asarray(values, dtype=float)[None]) for name, values in per_clip.items()]
+    if not scores:
+        return {}
+    n = scores[0].values.shape[1]
+    weights = np.ones(n)
+    samples = bootstrap(scores, weights)
+    by_name = {s.name: s for s in scores}
     out = {}
-    for v in result["variants"] if clips else ():
-        if v["status"] != "run":
-            continue
+    for s in scores:
+        rec = out[s.name] = {"mean": float(s.values.mean()), "ci95": interval(samples[s.name]) if n > 1 else None}
+        if paper in by_name and s.name != paper:
+            rec["vs_paper"] = compare(s, by_name[paper], samples, weights)
+    return out
+
+
+def recovery(result: dict, after: int = 20) -> dict[str, dict]:
+    """On long clips (clips whose ``source`` lists ``events``), per variant that ran: the mean J over the frames
+    before the first absence (``"before"``: is the target tracked at all while memory cannot matter yet?) and over
+    the ``after`` frames from each return (``"after_return"``: does the memory bring it back?). Each is a mean over
+    the clips (a clip's ``after_return`` is the mean over its returns), with its 95% interval (``"before_ci95"``,
+    ``"after_return_ci95"``; paired bootstrap over the clips, :mod:`~hqtrack_core.ablation.stats`) and, for every
+    variant but the paper's choice, its difference to it (``"before_vs_paper"``, ``"after_return_vs_paper"``:
+    ``{"mean", "ci95", "p", "detected"}`` as :func:`~hqtrack_core.ablation.stats.compare`). ``J_frames[i]`` is
+    frame ``i + 1`` (DAVIS scores neither the first nor the last frame). Empty when the row did not run on long
+    clips."""
+    clips = [c for c in result["clips"] if c.get("source", {}).get("events")]
+    ran = [v for v in result["variants"] if v["status"] == "run"] if clips else []
+    per_clip = {"before": {}, "after_return": {}}
+    for v in ran:
         before, back = [], []
         for c in clips:
             J = np.asarray(v["sequences"][c["name"]]["J_frames"], dtype=float)
             events = c["source"]["events"]
             before.append(J[: min(e["out"] for e in events) - 1].mean())
-            back.extend(J[e["back"] - 1: e["back"] - 1 + after].mean() for e in events)
-        out[v["name"]] = {"before": float(np.mean(before)), "after_return": float(np.mean(back)),
-                          "clips": len(clips), "returns": len(back)}
+            back.append(np.mean([J[e["back"] - 1: e["back"] - 1 + after].mean() for e in events]))
+        per_clip["before"][v["name"]], per_clip["after_return"][v["name"]] = before, back
+    returns = sum(len(c["source"]["events"]) for c in clips)
+    out = {v["name"]: {"clips": len(clips), "returns": returns} for v in ran}
+    for key, values in per_clip.items():
+        for name, rec in _paired_over_clips(values, result.get("expected_best")).items():
+            out[name].update({key: rec["mean"], f"{key}_ci95": rec["ci95"]})
+            if "vs_paper" in rec:
+                out[name][f"{key}_vs_paper"] = rec["vs_paper"]
     return out
 
 
 def recovery_table(result: dict, after: int = 20) -> str:
-    """:func:`recovery` as text, one line per variant."""
+    """:func:`recovery` as text, one line per variant: each mean with its interval, then (after the return) the
+    difference to the paper's choice with its interval."""
     rec = recovery(result, after)
     if not rec:
         return "(the row did not run on long clips)"
     labels = {v["name"]: v["label"] for v in result["variants"]}
     width = max(len(labels[n]) for n in rec)
+    cols = ("before the first absence", f"{after} frames from each return", "return: minus the paper's choice")
+    lines = [f"{'mean J':<{width}}  {cols[0]:<24}  {cols[1]:<24}  {cols[2]}"]
+    for name, r in rec.items():
+        diff = "(the paper's choice)" if name == result.get("expected_best") else fmt_diff(r.get("after_return_vs_paper"))
+        lines.append(f"{labels[name]:<{width}}  {r['before']:.3f} {fmt_ci(r['before_ci95']):<18}  "
+                     f"{r['after_return']:.3f} {fmt_ci(r['after_return_ci95']):<18}  {diff}")
     first = next(iter(rec.values()))
-    lines = [f"{'mean J':<{width}}  before the first absence  {after} frames from each return",
-             *(f"{labels[n]:<{width}}  {r['before']:>24.3f}  {r['after_return']:>27.3f}" for n, r in rec.items()),
-             f"({first['clips']} clips, {first['returns']} returns)"]
+    lines.append(f"(n: {first['clips']} clips, {first['returns']} returns; 95% intervals: paired bootstrap over clips)")
+    return "\n".join(lines)
+
+
+FAILURE_RATES = ("NRE", "DRE", "ADQ")
+
+
+def failure_rates(result: dict) -> dict[str, dict[str, dict]]:
+    """The VOTS failure rates of each variant that ran, ``{key: {variant: {"mean", "ci95", "vs_paper"}}}`` for
+    ``key`` in NRE (share of the frames with the target present that report it absent: lower is better), DRE
+    (present, reported with no overlap: lower is better) and ADQ (absence detection quality: the share of the
+    frames with the target absent that report it absent: higher is better). Each is the mean over the clips where
+    every variant has it (ADQ exists only on clips with absences), paired bootstrap over those clips. A key is
+    missing when no clip has it (a row recorded before the row runner kept these rates: Q, A and R only)."""
+    ran = [v for v in result["variants"] if v["status"] == "run"]
+    out = {}
+    for key in FAILURE_RATES:
+        clips = [c["name"] for c in result["clips"]
+                 if ran and all(v["sequences"][c["name"]].get(key) is not None for v in ran)]
+        if clips:
+            out[key] = _paired_over_clips({v["name"]: [v["sequences"][c][key] for c in clips] for v in ran},
+                                          result.get("expected_best"))
+            for rec in out[key].values():
+                rec["clips"] = len(clips)
+    return out
+
+
+def failure_table(result: dict) -> str:
+    """:func:`failure_rates` as text: a block per rate, a line per variant with the rate, its interval and its
+    difference to the paper's choice."""
+    rates = failure_rates(result)
+    if not rates:
+        return "(the row has no NRE / DRE / ADQ: it was recorded before the runner kept them)"
+    labels = {v["name"]: v["label"] for v in result["variants"]}
+    width = max(len(labels[n]) for recs in rates.values() for n in recs)
+    paper = result.get("expected_best")
+    what = {"NRE": "target present, reported absent (lower is better)",
+            "DRE": "target present, reported with no overlap (lower is better)",
+            "ADQ": "target absent, reported absent (higher is better)"}
+    lines = []
+    for key, recs in rates.items():
+        lines.append(f"{key}: {what[key]}, over {next(iter(recs.values()))['clips']} clips")
+        for name, r in recs.items():
+            diff = "(the paper's choice)" if name == paper else f"minus {paper}: {fmt_diff(r.get('vs_paper'))}"
+            lines.append(f"  {labels[name]:<{width}}  {r['mean']:.3f} {fmt_ci(r['ci95']):<18}  {diff}")
+    lines.append("(95% intervals: paired bootstrap over clips)")
     return "\n".join(lines)
 
 
@@ -262,4 +348,4 @@ def load_all(folder: str | os.PathLike | None = None) -> list[dict]:
 
 __all__ = ["results_dir", "recorded_data_root", "load_row", "load_all", "row_table", "n_text", "verdict_text",
            "sequence_table", "comparisons", "summary_table", "plot_row", "live_check", "memory_schedule", "recovery",
-           "recovery_table"]
+           "recovery_table", "FAILURE_RATES", "failure_rates", "failure_table"]

@@ -42,7 +42,7 @@ from ..atomic import write_json_atomic
 from ..api.checkpoints import ablation_checkpoint, is_default_model
 from .prepare import prepare
 from .provenance import json_default, sha256_file
-from .runner import run_row, summarize
+from .runner import VOTS_KEYS, run_row, summarize
 
 
 @dataclass(frozen=True)
@@ -253,11 +253,11 @@ def merge(row, shards: Sequence[dict]) -> list[dict]:
         F = float(np.mean([o["F"] for o in objects]))
         seqs = list(sequences.values())
         safe = lambda key: (lambda kept: sum(kept) / len(kept) if kept else None)(  # noqa: E731
-            [s[key] for s in seqs if s[key] is not None])
+            [s[key] for s in seqs if s.get(key) is not None])  # shards written before NRE/DRE/ADQ lack them
         pooled = {key: [x for p in parts for x in p["timings"][key]] for key in ("vmos", "refine", "cpu")}
         pooled["memory_bytes"] = max(p["timings"]["memory_bytes"] for p in parts)
         out.append({**base, "J": J, "F": F, "JF": (J + F) / 2, "Q": sum(s["Q"] for s in seqs) / len(seqs),
-                    "A": safe("A"), "R": safe("R"), "sequences": sequences,
+                    **{key: safe(key) for key in VOTS_KEYS[1:]}, "sequences": sequences,
                     **summarize(pooled, max(p["process_peak_rss_mb"] for p in parts)),
                     "compute_seconds": sum(p["compute_seconds"] for p in parts)})
     return out

@@ -10,14 +10,16 @@ CPU's matmul peak, measured in the same run).
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any
 
+from ..readme_markers import main as readme_main
+from ..readme_markers import markers, replace_section, section
 from .record import read_bench
 
-BEGIN, END = "<!-- bench:steady -->", "<!-- /bench:steady -->"
+SECTION = "bench:steady"
+BEGIN, END = markers(SECTION)
 CASE_NAMES = {
     "teach": "teaching model, 240, flip off",
     "teach_flip": "teaching model, 240, flip on",
@@ -112,29 +114,16 @@ def all_tables(bench: dict[str, Any]) -> str:
 
 def readme_section(text: str) -> str:
     """The text between the markers of a README (``ValueError`` without them)."""
-    if BEGIN not in text or END not in text:
-        raise ValueError(f"no {BEGIN} ... {END} markers: add them where the tables go")
-    return text.split(BEGIN, 1)[1].split(END, 1)[0].strip("\n") + "\n"
+    return section(text, SECTION)
 
 
 def write_readme(path: Path, bench: dict[str, Any]) -> None:
-    text = path.read_text()
-    readme_section(text)  # the markers are there
-    head, rest = text.split(BEGIN, 1)
-    path.write_text(f"{head}{BEGIN}\n{all_tables(bench)}{END}{rest.split(END, 1)[1]}")
+    replace_section(path, SECTION, all_tables(bench))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hqtrack_core.bench.tables", description=__doc__.splitlines()[0])
-    parser.add_argument("--write", metavar="README", type=Path, default=None,
-                        help="replace the tables between the markers of this file")
-    args = parser.parse_args(argv)
-    bench = read_bench()
-    if args.write is None:
-        print(all_tables(bench), end="")
-    else:
-        write_readme(args.write, bench)
-    return 0
+    return readme_main(argv, "python -m hqtrack_core.bench.tables", __doc__.splitlines()[0], SECTION,
+                       lambda: all_tables(read_bench()))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..ablation.report import row_table, verdict_text
+from ..ablation.report import failure_rates, failure_table, recovery, recovery_table, row_table, verdict_text
 from ..ablation.shards import RunOptions, discard, dist_env
 from ..ablation.study import AblationSettings, ablate, rescore, write_row
 from ..atomic import run_lock
@@ -17,6 +17,10 @@ from ..atomic import run_lock
 def _print_table(result: dict) -> None:
     print(row_table(result))
     print(verdict_text(result))
+    if recovery(result):  # long clips: the frames after each return of the target
+        print(recovery_table(result))
+    if failure_rates(result):
+        print(failure_table(result))
 
 
 def _rescore(args: argparse.Namespace) -> int:
