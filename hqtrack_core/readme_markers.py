@@ -1,8 +1,9 @@
 """Generated sections of a Markdown file: the text between ``<!-- NAME -->`` and ``<!-- /NAME -->``.
 
-The README's tables of measurements are printed from the committed data (``bench.tables``: the speed tables from
-``figures/bench.json``; ``ablation.readme_table``: the ablation verdicts from ``figures/ablations/*.json``) and
-written between such markers, so a test can check that the README still says what the data says.
+Tables of measurements are printed from the committed data (``bench.tables``: the long-video speed tables of
+``figures/README.md`` from ``figures/bench.json``; ``ablation.readme_table``: the README's ablation verdicts from
+``figures/ablations/*.json``) and written between such markers, so a test can check that the text still says what
+the data says.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The README's speed tables are printed from figures/bench.json: they cannot drift from the measurements."""
+"""The long-video speed tables (figures/README.md) are printed from figures/bench.json: they cannot drift from the
+measurements."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ from hqtrack_core.bench.tables import BEGIN, END, all_tables, readme_section, st
 from hqtrack_core.paths import repo_root
 
 
-def test_readme_speed_tables_equal_the_ones_printed_from_bench_json():
-    readme = (repo_root() / "README.md").read_text()
+def test_speed_tables_equal_the_ones_printed_from_bench_json():
+    readme = (repo_root() / "figures" / "README.md").read_text()
     assert readme_section(readme) == all_tables(read_bench()), (
-        "README's steady-state tables differ from figures/bench.json: run "
-        "`python -m hqtrack_core.bench.tables --write README.md`")
+        "figures/README.md's steady-state tables differ from figures/bench.json: run "
+        "`python -m hqtrack_core.bench.tables --write figures/README.md`")
 
 
 def _record(**overrides):

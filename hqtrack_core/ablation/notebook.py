@@ -126,10 +126,9 @@ def recovery_md(result: dict, after: int = 20) -> str:
         p = "" if d["p"] is None else f", p = {d['p']:.3g}"
         parts.append(f"`{name}`{'' if name in rivals else ' (reference)'} {d['mean']:+.3f}, 95% CI "
                      f"{fmt_ci(d['ci95'])}{p}")
-    level = ALPHA / max(1, len(rivals))
+    level = stats.rival_level(len(rivals))
     found = [(n, rec[n]["after_return_vs_paper"]) for n in rivals]
-    found = [(n, d) for n, d in found if d["p"] is not None and (d["ci95"][0] > 0 or d["ci95"][1] < 0)
-             and d["p"] < level]
+    found = [(n, d) for n, d in found if stats.direction(d, level)]
     first = next(iter(rec.values()))
     rule = f"interval excludes 0 and p < {level:.3g}: {ALPHA} over the claim's {len(rivals)} rivals"
     close = ("Detected (" + rule + "): " + ", ".join(

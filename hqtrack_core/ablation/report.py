@@ -19,6 +19,7 @@ from ..inference.memory import MemoryEntry, MemoryState
 from ..paths import committed_figures_dir
 from ..paths import data_root as shared_root
 from .rows import ROW_NAMES
+from .runner import VOTS_KEYS
 from .stats import Scores, bootstrap, compare, fmt_ci, fmt_diff, interval
 from .study import ablate, settings_from_json
 
@@ -262,10 +263,10 @@ def recovery(result: dict, after: int = 20) -> dict[str, dict]:
     return out
 
 
-def recovery_table(result: dict, after: int = 20) -> str:
-    """:func:`recovery` as text, one line per variant: each mean with its interval, then (after the return) the
-    difference to the paper's choice with its interval."""
-    rec = recovery(result, after)
+def recovery_table(result: dict, after: int = 20, rec: dict | None = None) -> str:
+    """:func:`recovery` as text (``rec``: its result when already computed), one line per variant: each mean with
+    its interval, then (after the return) the difference to the paper's choice with its interval."""
+    rec = recovery(result, after) if rec is None else rec
     if not rec:
         return "(the row did not run on long clips)"
     labels = {v["name"]: v["label"] for v in result["variants"]}
@@ -281,7 +282,7 @@ def recovery_table(result: dict, after: int = 20) -> str:
     return "\n".join(lines)
 
 
-FAILURE_RATES = ("NRE", "DRE", "ADQ")
+FAILURE_RATES = VOTS_KEYS[3:]  # NRE, DRE, ADQ: the rows record them beside Q, A and R
 
 
 def failure_rates(result: dict) -> dict[str, dict[str, dict]]:
@@ -304,10 +305,10 @@ def failure_rates(result: dict) -> dict[str, dict[str, dict]]:
     return out
 
 
-def failure_table(result: dict) -> str:
-    """:func:`failure_rates` as text: a block per rate, a line per variant with the rate, its interval and its
-    difference to the paper's choice."""
-    rates = failure_rates(result)
+def failure_table(result: dict, rates: dict | None = None) -> str:
+    """:func:`failure_rates` as text (``rates``: its result when already computed): a block per rate, a line per
+    variant with the rate, its interval and its difference to the paper's choice."""
+    rates = failure_rates(result) if rates is None else rates
     if not rates:
         return "(the row has no NRE / DRE / ADQ: it was recorded before the runner kept them)"
     labels = {v["name"]: v["label"] for v in result["variants"]}

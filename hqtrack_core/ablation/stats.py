@@ -140,16 +140,29 @@ def compare(variant: Scores, paper: Scores, samples: dict[str, np.ndarray], weig
     return {"mean": mean, "ci95": ci, "p": p, "detected": bool(detected)}
 
 
+def rival_level(rivals: int) -> float:
+    """The p level at which one of ``rivals`` rivals counts as detectably better: ``ALPHA`` over their number
+    (Bonferroni: any one of them suffices to contradict the claim)."""
+    return ALPHA / max(1, rivals)
+
+
+def direction(diff: dict, level: float = ALPHA) -> int:
+    """``+1`` / ``-1`` when ``diff``'s 95% interval lies wholly above / below 0 and its ``p < level``; else 0."""
+    if diff["p"] is None or diff["ci95"] is None or not diff["p"] < level:
+        return 0
+    return 1 if diff["ci95"][0] > 0 else -1 if diff["ci95"][1] < 0 else 0
+
+
 def decide(diffs: dict[str, dict], rivals: Sequence[str]) -> tuple[str, str]:
     """The verdict from the rivals' ``diff_vs_paper`` records (variant minus the paper's choice)."""
     ran = [r for r in rivals if r in diffs]
     if not ran:
         return "inconclusive", "no rival of the paper's choice was run"
     k = len(ran)
-    better = [r for r in ran if diffs[r]["p"] is not None and diffs[r]["ci95"][0] > 0 and diffs[r]["p"] < ALPHA / k]
+    better = [r for r in ran if direction(diffs[r], rival_level(k)) > 0]
     if better:
         return "contradicts", f"detectably better than the paper's choice: {', '.join(better)}"
-    worse = [r for r in ran if diffs[r]["detected"] and diffs[r]["ci95"][1] < 0]
+    worse = [r for r in ran if direction(diffs[r]) < 0]
     if len(worse) == k:
         return "supports", f"the paper's choice is detectably better than {', '.join(ran)}"
     if all(diffs[r]["ci95"] is None for r in ran):

@@ -3,8 +3,8 @@
 Each benchmark is a module ``hqtrack_core/bench/<name>.py`` with ``run() -> dict`` that prints its own table
 and returns the figures it measured; the runner merges them into ``figures/bench.json``.
 
-The README's speed tables for long videos are printed from the file: ``python -m hqtrack_core.bench.tables``
-(``--write README.md``; see ``bench/tables.py``).
+The speed tables for long videos (``figures/README.md``) are printed from the file: ``python -m
+hqtrack_core.bench.tables`` (``--write figures/README.md``; see ``bench/tables.py``).
 
 Keys of ``figures/bench.json`` (all measured on the machine that ran ``make bench``; ``measured_on`` maps each key
 written since 2026-12-07 to its CPU kind and ``cpus`` describes each kind, see ``bench/record.py``):
@@ -50,7 +50,9 @@ written since 2026-12-07 to its CPU kind and ``cpus`` describes each kind, see `
 - ``bf16``: ``teach_fps_240p`` / ``teach_fps_240p_bf16`` (committed teaching model, 240 short edge; goal >= 30;
   ``..._flip``: with the test-time flip),
   ``teach_bench_loadavg``; ``train_step_s_fp32`` / ``train_step_s_bf16`` / ``train_step_speedup_bf16``
-  (``cpu_teach_stage2``, batch 4, crop 241; goal >= 2.5), ``train_bench_loadavg``;
+  (``cpu_teach_stage2``, batch 4, crop 241; goal >= 2.5), ``train_step_s_bf16_pytorch_depthwise`` /
+  ``train_step_depthwise_speedup_bf16`` (bf16 with PyTorch's own depthwise backward, see ``model/depthwise.py``),
+  ``train_bench_loadavg``;
   ``refiner_vit_tiny_latency_s`` / ``refiner_vit_tiny_latency_s_bf16`` / ``refiner_vit_tiny_bf16_speedup``
   (our HQ-SAM path), ``refiner_bench_loadavg``.
 - ``fast_jf_*`` (``fast_jf_fp32_dev``, ``fast_jf_bf16_dev``, ``fast_jf_delta_dev``): J&F of the teaching model on

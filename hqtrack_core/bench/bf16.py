@@ -11,7 +11,10 @@ and reports the 1-minute load average beside it (2 cores: above 2, other process
 - training step: the ``cpu_teach_stage2`` preset with batch 4, crop 241x241 (same config, same seed, so the same
   batches), ``TrainConfig.precision`` fp32 vs bf16 (autocast, fp32 master weights); median of the
   ``sec_per_step`` the trainer logs for steps 1..N-1. Needs the DAVIS-2016 train split (skipped without it).
-  Keys ``train_step_s_fp32``, ``train_step_s_bf16``, ``train_step_speedup_bf16``, ``train_bench_loadavg``.
+  Keys ``train_step_s_fp32``, ``train_step_s_bf16``, ``train_step_speedup_bf16``, ``train_bench_loadavg``. A
+  third arm, bf16 with PyTorch's own depthwise-convolution backward (:func:`hqtrack_core.model.depthwise.
+  pytorch_backward`), gives ``train_step_s_bf16_pytorch_depthwise`` and ``train_step_depthwise_speedup_bf16``
+  (that arm's s/step over bf16's: what the grouped weight gradient buys).
 - refiner: our HQ-SAM path (``SamRefiner``: one encoding per frame, boxes batched, fast kernels), vit_tiny, random
   weights, 5 objects on one 854x480 frame (as ``bench/refiner.py``), ``SamRefiner(precision=...)``; median of
   ``repeats`` runs after a warm-up. Keys ``refiner_vit_tiny_latency_s``, ``refiner_vit_tiny_latency_s_bf16``,
@@ -22,6 +25,7 @@ and reports the 1-minute load average beside it (2 cores: above 2, other process
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -34,6 +38,7 @@ import numpy as np
 import torch
 
 from ..api import InferenceConfig, build_tracker
+from ..model.depthwise import pytorch_backward
 from ..paths import data_root
 from ..refine import SamRefiner, build_sam
 from ..training.config import get_train_config
@@ -85,30 +90,37 @@ def _sequence_frames(frames: int) -> tuple[list[np.ndarray], np.ndarray, str]:
 
 def train_step(steps: int = 4, rounds: int = 1, batch_size: int = 4, crop: int = 241,
                preset: str = "cpu_teach_stage2", data: str | Path | None = None) -> dict:
-    """Seconds per training step, fp32 vs bf16, same config and batches; {} without the DAVIS train data."""
+    """Seconds per training step: fp32, bf16, and bf16 with PyTorch's own depthwise backward (the arm before
+    ``model/depthwise.py``), same config and batches, alternating; {} without the DAVIS train data."""
     if data is None:
         root = data_root()
         data = None if root is None else root / "davis2016"
     if data is None or not (Path(data) / "ImageSets").is_dir():
         print("training step: skipped (no DAVIS-2016 train data; set HQTRACK_DATA)")
         return {}
-    per_step: dict[str, list[float]] = {p: [] for p in PRECISIONS}
+    arms = {"fp32": ("fp32", contextlib.nullcontext), "bf16": ("bf16", contextlib.nullcontext),
+            "bf16_pytorch_depthwise": ("bf16", pytorch_backward)}
+    per_step: dict[str, list[float]] = {arm: [] for arm in arms}
     loads = []
     for _ in range(rounds):
-        for precision in PRECISIONS:
+        for arm, (precision, context) in arms.items():
             cfg = get_train_config(preset).replace(batch_size=batch_size, crop=(crop, crop), steps=steps,
                                                    log_every=1, save_every=10**9, precision=precision)
-            with tempfile.TemporaryDirectory() as tmp:
+            with tempfile.TemporaryDirectory() as tmp, context():
                 Trainer(cfg, tmp, data=data, progress=False).run()
                 rows = [json.loads(line) for line in (Path(tmp) / "metrics.jsonl").read_text().splitlines()]
-            per_step[precision] += [r["sec_per_step"] for r in rows if r.get("step", 0) >= 1 and "sec_per_step" in r]
+            per_step[arm] += [r["sec_per_step"] for r in rows if r.get("step", 0) >= 1 and "sec_per_step" in r]
             loads.append(_load())
-    sec = {p: statistics.median(v) for p, v in per_step.items()}
+    sec = {arm: statistics.median(v) for arm, v in per_step.items()}
     speedup = sec["fp32"] / sec["bf16"]
+    depthwise = sec["bf16_pytorch_depthwise"] / sec["bf16"]
     print(f"training step, {preset} batch {batch_size} crop {crop}, median of steps 1-{steps - 1}, {rounds} round(s): "
-          f"fp32 {sec['fp32']:.2f} s, bf16 {sec['bf16']:.2f} s, speed-up {speedup:.2f}x (load {loads})")
+          f"fp32 {sec['fp32']:.2f} s, bf16 {sec['bf16']:.2f} s, speed-up {speedup:.2f}x; bf16 with PyTorch's "
+          f"depthwise backward {sec['bf16_pytorch_depthwise']:.2f} s ({depthwise:.2f}x the step) (load {loads})")
     return {"train_step_s_fp32": round(sec["fp32"], 3), "train_step_s_bf16": round(sec["bf16"], 3),
-            "train_step_speedup_bf16": round(speedup, 3), "train_bench_loadavg": max(loads)}
+            "train_step_speedup_bf16": round(speedup, 3),
+            "train_step_s_bf16_pytorch_depthwise": round(sec["bf16_pytorch_depthwise"], 3),
+            "train_step_depthwise_speedup_bf16": round(depthwise, 3), "train_bench_loadavg": max(loads)}
 
 
 def refiner(model_type: str = "vit_tiny", repeats: int = 3) -> dict:

@@ -1,8 +1,8 @@
-"""The README's speed tables, one per CPU kind, printed from ``figures/bench.json`` (never typed by hand).
+"""The long-video speed tables, one per CPU kind, printed from ``figures/bench.json`` (never typed by hand).
 
-``python -m hqtrack_core.bench.tables`` prints them; ``--write README.md`` replaces the text between the markers
-``<!-- bench:steady -->`` and ``<!-- /bench:steady -->`` with them (``tests/test_bench_tables.py`` fails when the
-README and ``bench.json`` disagree). A table per CPU kind in the steady-state records (``steady_state__<kind>``,
+``python -m hqtrack_core.bench.tables`` prints them; ``--write figures/README.md`` replaces the text between the
+markers ``<!-- bench:steady -->`` and ``<!-- /bench:steady -->`` there with them (``tests/test_bench_tables.py``
+fails when that file and ``bench.json`` disagree). A table per CPU kind in the steady-state records (``steady_state__<kind>``,
 :mod:`.steady`): per case and precision, the early and the steady-state frame, their ratio, and what bounds the
 steady-state frame when it was profiled (the share of the attention products and the rate they ran at beside the
 CPU's matmul peak, measured in the same run).
@@ -107,13 +107,13 @@ def steady_comparisons(bench: dict[str, Any]) -> str:
 
 
 def all_tables(bench: dict[str, Any]) -> str:
-    """What the README shows between its markers: the comparisons, then one table per CPU kind."""
+    """What figures/README.md shows between its markers: the comparisons, then one table per CPU kind."""
     comparisons = steady_comparisons(bench)
     return (comparisons + "\n" if comparisons else "") + steady_tables(bench)
 
 
 def readme_section(text: str) -> str:
-    """The text between the markers of a README (``ValueError`` without them)."""
+    """The text between the markers of a Markdown file (``ValueError`` without them)."""
     return section(text, SECTION)
 
 

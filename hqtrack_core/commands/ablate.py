@@ -17,10 +17,12 @@ from ..atomic import run_lock
 def _print_table(result: dict) -> None:
     print(row_table(result))
     print(verdict_text(result))
-    if recovery(result):  # long clips: the frames after each return of the target
-        print(recovery_table(result))
-    if failure_rates(result):
-        print(failure_table(result))
+    rec = recovery(result)
+    if rec:  # long clips: the frames after each return of the target
+        print(recovery_table(result, rec=rec))
+    rates = failure_rates(result)
+    if rates:
+        print(failure_table(result, rates=rates))
 
 
 def _rescore(args: argparse.Namespace) -> int:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 
+import numpy as np
+
+from ..ablation import stats
 from ..atomic import write_json_atomic
 from ..evaluation.davis import evaluate_davis
 from ..evaluation.vots import evaluate_vots
@@ -25,45 +29,108 @@ def _fmt(value) -> str:
     return "   -  " if value is None else f"{value:6.3f}"
 
 
-def run_davis(args: argparse.Namespace) -> int:
-    if args.json:
-        check_file_writable(args.json, "--json")
-    score = evaluate_davis(args.gt, args.pred, sequences=args.sequences, binarize=args.binarize,
-                           skip_first_last=not args.all_frames, partial=args.partial)
-    data = score.to_json()
+def _report(args: argparse.Namespace, data: dict, header: str, rows: list[str], label: str, total: str) -> int:
+    """Print a score table (``label`` names its total row; between PARTIAL banners, and the total row labelled
+    PARTIAL, when part of the data was scored), then write ``data`` to ``--json`` when asked."""
     banner = _partial_banner(data)
     width = max(12, *(len(n) for n in data["sequences"]))
-    if banner:
-        print(banner)
-    print(f"{'sequence':<{width}} {'objects':>7} {'J&F':>6} {'J':>6} {'F':>6}")
-    for name, s in data["sequences"].items():
-        print(f"{name:<{width}} {len(s['objects']):>7} {_fmt(s['JF'])} {_fmt(s['J'])} {_fmt(s['F'])}")
-    print(f"{'PARTIAL' if banner else 'global':<{width}} {sum(len(s['objects']) for s in data['sequences'].values()):>7} "
-          f"{_fmt(data['JF'])} {_fmt(data['J'])} {_fmt(data['F'])}")
-    if banner:
-        print(banner)
+    lines = [f"{'sequence':<{width}} {header}",
+             *(f"{name:<{width}} {row}" for name, row in zip(data["sequences"], rows)),
+             f"{'PARTIAL' if banner else label:<{width}} {total}"]
+    print("\n".join([banner, *lines, banner] if banner else lines))
     if args.json:
         write_json_atomic(args.json, data)
         print(f"wrote {args.json}")
     return 0
 
 
+def run_davis(args: argparse.Namespace) -> int:
+    if args.json:
+        check_file_writable(args.json, "--json")
+    score = evaluate_davis(args.gt, args.pred, sequences=args.sequences, binarize=args.binarize,
+                           skip_first_last=not args.all_frames, partial=args.partial)
+    data = score.to_json()
+    columns = lambda s: f"{_fmt(s['JF'])} {_fmt(s['J'])} {_fmt(s['F'])}"  # noqa: E731
+    rows = [f"{len(s['objects']):>7} {columns(s)}" for s in data["sequences"].values()]
+    objects = sum(len(s["objects"]) for s in data["sequences"].values())
+    return _report(args, data, f"{'objects':>7} {'J&F':>6} {'J':>6} {'F':>6}", rows, "global",
+                   f"{objects:>7} {columns(data)}")
+
+
 def run_vots(args: argparse.Namespace) -> int:
     if args.json:
         check_file_writable(args.json, "--json")
     data = evaluate_vots(args.sequences, args.results, partial=args.partial).to_json()
-    banner = _partial_banner(data)
     keys = ("Q", "A", "R", "NRE", "DRE", "ADQ")
-    width = max(12, *(len(n) for n in data["sequences"]))
-    if banner:
-        print(banner)
-    print(f"{'sequence':<{width}} " + " ".join(f"{k:>6}" for k in keys))
-    for name, s in data["sequences"].items():
-        print(f"{name:<{width}} " + " ".join(_fmt(s[k]) for k in keys))
-    print(f"{'PARTIAL' if banner else 'overall':<{width}} " + " ".join(_fmt(data[k]) for k in keys))
-    if banner:
-        print(banner)
-    if args.json:
-        write_json_atomic(args.json, data)
-        print(f"wrote {args.json}")
+    columns = lambda s: " ".join(_fmt(s[k]) for k in keys)  # noqa: E731
+    return _report(args, data, " ".join(f"{k:>6}" for k in keys), [columns(s) for s in data["sequences"].values()],
+                   "overall", columns(data))
+
+
+def _read_scores(path) -> dict:
+    """An ``hqtrack eval davis|vots --json`` file, or ``ValueError`` naming what is wrong with it."""
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such file (write it with hqtrack eval davis|vots --json {path})") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path} is not a JSON score file ({err}); write it with hqtrack eval davis|vots --json") \
+            from None
+    if not isinstance(data, dict) or not isinstance(data.get("sequences"), dict) or not data["sequences"]:
+        raise ValueError(f"{path} has no per-sequence scores: use the --json output of hqtrack eval davis|vots")
+    if data.get("partial"):
+        raise ValueError(f"{path} is PARTIAL (scored on part of the data): score every sequence before comparing")
+    return data
+
+
+def compare_scores(base: dict, other: dict, key: str | None = None) -> dict:
+    """OTHER minus BASE over their common sequences (which must be all of them): ``{"key", "n", "objects",
+    "base", "other", "diff": {"mean", "ci95", "p", "detected"}, "per_sequence": {seq: (base, other)}}``."""
+    davis = all("objects" in s for s in base["sequences"].values())
+    key = key or ("JF" if davis else "Q")
+    allowed = ("JF", "J", "F") if davis else ("Q", "A", "R")
+    if key not in allowed:
+        raise ValueError(f"--key {key} is not a per-sequence measure of these files; use one of {', '.join(allowed)}")
+    names = sorted(base["sequences"])
+    if sorted(other["sequences"]) != names:
+        only_base = sorted(set(names) - set(other["sequences"]))
+        only_other = sorted(set(other["sequences"]) - set(names))
+        raise ValueError(f"the two files are not scored on the same sequences (only in BASE: {only_base or '-'}; "
+                         f"only in OTHER: {only_other or '-'}): score both with the same --sequences")
+    values = {}
+    for label, data in (("base", base), ("other", other)):
+        row = [data["sequences"][n].get(key) for n in names]
+        if any(v is None for v in row):
+            missing = [n for n, v in zip(names, row) if v is None]
+            raise ValueError(f"{label.upper()} has no {key} for {missing}: compare another --key")
+        values[label] = np.asarray(row, dtype=float)[None]
+    weights = np.asarray([len(base["sequences"][n]["objects"]) if davis else 1 for n in names], dtype=float)
+    variants = [stats.Scores("base", values["base"]), stats.Scores("other", values["other"])]
+    samples = stats.bootstrap(variants, weights)
+    return {"key": key, "n": len(names), "objects": int(weights.sum()) if davis else None,
+            "base": stats.point(values["base"], weights), "other": stats.point(values["other"], weights),
+            # one sequence: no spread to estimate, no interval (as the ablation rows)
+            "base_ci95": stats.interval(samples["base"]) if len(names) > 1 else None,
+            "other_ci95": stats.interval(samples["other"]) if len(names) > 1 else None,
+            "diff": stats.compare(variants[1], variants[0], samples, weights),
+            "per_sequence": {n: (float(values["base"][0, i]), float(values["other"][0, i]))
+                             for i, n in enumerate(names)}}
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    result = compare_scores(_read_scores(args.base), _read_scores(args.other), args.key)
+    key, d = result["key"], result["diff"]
+    width = max(12, *(len(n) for n in result["per_sequence"]))
+    print(f"{'sequence':<{width}} {'BASE':>6} {'OTHER':>6} {'diff':>7}")
+    for name, (b, o) in sorted(result["per_sequence"].items(), key=lambda kv: kv[1][1] - kv[1][0]):
+        print(f"{name:<{width}} {b:6.3f} {o:6.3f} {o - b:+7.3f}")
+    plural = lambda k, word: f"{k} {word}{'' if k == 1 else 's'}"  # noqa: E731
+    n = f"n = {plural(result['n'], 'sequence')}"
+    if result["objects"]:
+        n += f", {plural(result['objects'], 'object')}"
+    print(f"{key}: BASE {result['base']:.3f} {stats.fmt_ci(result['base_ci95'])}, OTHER {result['other']:.3f} "
+          f"{stats.fmt_ci(result['other_ci95'])} ({n}; 95% intervals: bootstrap over sequences)")
+    verdict = "detected" if d["detected"] else "no detectable difference"
+    p = "no p with one sequence" if d["p"] is None else f"sign-flip p {d['p']:.3f}"
+    print(f"OTHER - BASE: {stats.fmt_diff(d)} ({p}): {verdict}")
     return 0

