@@ -51,12 +51,13 @@ clean:
 # with the committed checkpoints (rows 3-6: hqtrack_teach_v2, the study's baseline). Row 3 runs on 10 long clips
 # (600 frames: the target leaves the view or is occluded and comes back, ablation.generators.long_clip), row 4
 # with proposals that fail at documented rates (refine.faulty). Each row is resumable: a
-# killed `make ablations` started again skips the sequences it finished (OUT/.ROW.sequences). Hours of CPU on one
-# thread: `make ablations ABLATE_WORKERS=2` runs two sequences at a time (1 torch thread each). The rows committed
-# today were made on small slices (their JSON records the exact settings); `make ablations-rescore` recomputes
-# their intervals and verdicts without tracking.
+# killed `make ablations` started again skips the sequences it finished (OUT/.ROW.sequences). Hours of CPU: it runs
+# two sequences at a time, one torch thread each (ABLATE_WORKERS; about 2 GB of memory each): on 2 cores 1.8x faster
+# than one worker and 1.3x faster than one worker on 2 threads, with the same scores bit for bit as one worker
+# (figures/README.md, "Ablation rows decide with intervals"). Each committed row's JSON records the settings it was
+# made with; `make ablations-rescore` recomputes their intervals and verdicts without tracking.
 ABLATE_DATA ?= $(or $(HQTRACK_DATA),../shared/data)/davis2016
-ABLATE_WORKERS ?= 1
+ABLATE_WORKERS ?= 2
 ABLATE_SPLIT ?= dev+train_holdout
 ABLATE := OMP_NUM_THREADS=1 $(PY) -m hqtrack_core.cli ablate --workers $(ABLATE_WORKERS)
 ABLATE_OUT := figures/ablations
@@ -80,6 +81,8 @@ ablations-rescore: setup
 # (data/checkpoints/ablation/README.md: stage 1 100 steps of a 160-step schedule, stage 2 300 steps from its EMA,
 # batch 4, crop 241, train_fit, bf16), only the seed changes; about 1-2 CPU-hours per variant and seed. The weights
 # stay in runs/; only the rows' scores join the committed rows (--seed-run). Resumable (--resume).
+# bf16 as seed 0 was trained: a CPU without AMX-BF16 or AVX512-BF16 emulates it, over 10x slower per step than
+# fp32 (figures/README.md, bf16 training step with oneDNN capped to AVX2); run the seeds where bf16 is native.
 # SEED=1 make ablation-seeds; SEED=2 make ablation-seeds; make ablation-seeds-join
 SEED ?= 1
 SEED_RUNS := runs/ablation_seeds

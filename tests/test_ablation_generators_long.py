@@ -231,6 +231,9 @@ def test_failure_rates_pair_the_clips_that_have_them():
     assert "over 4 clips" in failure_table(row) and "minus a: +0.200 [0.200, 0.200]" in failure_table(row)
     old = {**row, "variants": [{**v, "sequences": {n: {} for n in v["sequences"]}} for v in row["variants"]]}
     assert failure_rates(old) == {} and "recorded before" in failure_table(old)
+    # the paper's choice did not run (row 5 without SAM weights): no difference column, and the table says why
+    unpaired = failure_table({**row, "expected_best": "c"})
+    assert "minus" not in unpaired and "no difference to the paper's choice: c did not run" in unpaired
 
 
 def test_sequence_table_by_clip_keeps_long_names():

@@ -12,6 +12,7 @@ import pytest
 from hqtrack_core.ablation import stats
 from hqtrack_core.ablation.report import load_all, results_dir, row_table, summary_table
 from hqtrack_core.ablation.study import rescore
+from hqtrack_core.evaluation.vots import VOTS_MEASURES
 
 
 def _row(scores: dict[str, np.ndarray], paper: str = "a", compare=(), seed_runs: dict | None = None,
@@ -159,6 +160,9 @@ def test_stats_committed_rows_carry_the_keys(tmp_path):
             if v["status"] == "run":
                 assert "jf_ci95" in v and (v["jf_ci95"] is None or len(v["jf_ci95"]) == 2)
                 assert v["diff_vs_paper"] is None or set(v["diff_vs_paper"]) >= {"mean", "ci95"}
+                # Q, A, R and the failure rates NRE, DRE, ADQ: overall and per sequence (notebooks 11-14 read them)
+                assert all(k in v for k in VOTS_MEASURES), (row["row"], v["name"])
+                assert all(k in s for s in v["sequences"].values() for k in VOTS_MEASURES), (row["row"], v["name"])
         again = rescore(json.loads(json.dumps(row)))
         assert {k: v for k, v in again.items() if k != "rescored"} == {k: v for k, v in row.items() if k != "rescored"}
         assert "same_direction_Q" not in row
@@ -217,3 +221,24 @@ def test_stats_seed_runs_join_a_row():
     short["settings"] = others[0]["settings"]
     with pytest.raises(ValueError, match="same clips"):
         stats.attach_seed_runs(row, [short])
+
+
+def test_seed_spread_and_table():
+    """How far retraining alone moves J&F: per variant the weighted score of each training run (committed first),
+    their range and SD; the table sets the largest range beside the largest difference between variants, and says
+    so when each variant has a single run."""
+    from hqtrack_core.ablation.report import seed_table
+
+    base = _spread(4)
+    row = _row({"a": base + 0.05, "b": base}, seed_runs={"a": [base + 0.07, base + 0.02]}, objects=[1, 3, 1, 1])
+    spread = stats.seed_spread(row)
+    weights = np.array([1, 3, 1, 1], float)
+    expect = [float((x * weights).sum() / weights.sum()) for x in (base + 0.05, base + 0.07, base + 0.02)]
+    assert spread["a"]["per_run"] == pytest.approx(expect)
+    assert spread["a"]["range"] == pytest.approx(0.05) and spread["a"]["sd"] == pytest.approx(np.std(expect, ddof=1))
+    assert spread["b"]["range"] is None and spread["b"]["sd"] is None  # one run: nothing to spread
+    assert stats.seed_spread(row, "Q")["a"]["per_run"][0] == pytest.approx(float(np.mean(base + 0.05)))  # unweighted
+    table = seed_table(row)
+    assert "Retraining alone moved J&F by up to 0.050 (a)" in table
+    assert f"the variants' means differ by up to {np.mean(expect) - expect[0] + 0.05:.3f}" in table
+    assert "not measured" in seed_table(_row({"a": base, "b": base}))

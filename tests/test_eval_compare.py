@@ -7,7 +7,6 @@ import pytest
 
 from hqtrack_core.ablation import stats
 from hqtrack_core.cli import main
-from hqtrack_core.commands.eval import compare_scores
 
 
 def _davis(scores: dict[str, float], objects: dict[str, int] | None = None) -> dict:
@@ -41,7 +40,7 @@ def test_a_gain_on_every_sequence_is_detected(tmp_path, capsys):
 def test_mixed_signs_are_no_detectable_difference_and_match_the_stats_module(tmp_path, capsys):
     other = dict(BASE, a=0.70, b=0.62, e=0.93)
     objects = {"c": 3}
-    result = compare_scores(_davis(BASE, objects), _davis(other, objects))
+    result = stats.compare_scores(_davis(BASE, objects), _davis(other, objects))
     w = np.array([1, 1, 3, 1, 1, 1], float)  # sorted names a..f, c has 3 objects
     base_v, other_v = np.array([[BASE[n] for n in sorted(BASE)]]), np.array([[other[n] for n in sorted(BASE)]])
     assert result["other"] - result["base"] == pytest.approx(stats.point(other_v, w) - stats.point(base_v, w))
@@ -64,7 +63,7 @@ def test_one_sequence_has_no_interval_and_no_p(tmp_path, capsys):
 def test_vots_files_compare_q(tmp_path):
     base = {"sequences": {n: {"Q": v, "A": v, "R": 1.0} for n, v in BASE.items()}}
     other = {"sequences": {n: {"Q": v - 0.1, "A": v, "R": 1.0} for n, v in BASE.items()}}
-    result = compare_scores(base, other)
+    result = stats.compare_scores(base, other)
     assert result["key"] == "Q" and result["objects"] is None
     assert result["diff"]["mean"] == pytest.approx(-0.1) and result["diff"]["detected"]
 

@@ -15,12 +15,12 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from ..evaluation.vots import VOTS_MEASURES
 from ..inference.memory import MemoryEntry, MemoryState
 from ..paths import committed_figures_dir
 from ..paths import data_root as shared_root
 from .rows import ROW_NAMES
-from .runner import VOTS_KEYS
-from .stats import Scores, bootstrap, compare, fmt_ci, fmt_diff, interval
+from .stats import Scores, bootstrap, compare, fmt_ci, fmt_diff, interval, seed_spread
 from .study import ablate, settings_from_json
 
 
@@ -282,7 +282,33 @@ def recovery_table(result: dict, after: int = 20, rec: dict | None = None) -> st
     return "\n".join(lines)
 
 
-FAILURE_RATES = VOTS_KEYS[3:]  # NRE, DRE, ADQ: the rows record them beside Q, A and R
+FAILURE_RATES = VOTS_MEASURES[3:]  # NRE, DRE, ADQ: the rows record them beside Q, A and R
+
+
+def seed_table(result: dict, key: str = "JF") -> str:
+    """:func:`~hqtrack_core.ablation.stats.seed_spread` as text: each trained variant's score per training run, the
+    range and SD over its runs, and the largest range set beside the largest difference between variants."""
+    spread = seed_spread(result, key)
+    label = key.replace("JF", "J&F")
+    if not spread:
+        return f"(no variant of this row ran: no {label} per training run)"
+    if all(r["range"] is None for r in spread.values()):
+        return (f"One training run per variant: how far retraining alone moves {label} is not measured in this row "
+                "(`make ablation-seeds` trains more seeds).")
+    labels = {v["name"]: v["label"] for v in result["variants"]}
+    width = max(len("variant"), *(len(labels[n]) for n in spread))
+    runs = max(len(r["per_run"]) for r in spread.values())
+    lines = [f"{label} of each training run ({len(result['clips'])} sequences; the committed run first)",
+             f"  {'variant':<{width}}  runs  {'per run':<{7 * runs}}  {'range':>5}  {'SD':>5}"]
+    for name, r in spread.items():
+        per = " ".join(f"{x:6.3f}" for x in r["per_run"])
+        lines.append(f"  {labels[name]:<{width}}  {len(r['per_run']):>4}  {per:<{7 * runs}}  {_f(r['range']):>5}  "
+                     f"{_f(r['sd']):>5}")
+    widest = max((n for n in spread if spread[n]["range"] is not None), key=lambda n: spread[n]["range"])
+    means = {n: float(np.mean(r["per_run"])) for n, r in spread.items()}
+    lines.append(f"Retraining alone moved {label} by up to {spread[widest]['range']:.3f} ({labels[widest]}); "
+                 f"the variants' means differ by up to {max(means.values()) - min(means.values()):.3f}.")
+    return "\n".join(lines)
 
 
 def failure_rates(result: dict) -> dict[str, dict[str, dict]]:
@@ -317,13 +343,16 @@ def failure_table(result: dict, rates: dict | None = None) -> str:
     what = {"NRE": "target present, reported absent (lower is better)",
             "DRE": "target present, reported with no overlap (lower is better)",
             "ADQ": "target absent, reported absent (higher is better)"}
+    paper_ran = any(paper in recs for recs in rates.values())
     lines = []
     for key, recs in rates.items():
         lines.append(f"{key}: {what[key]}, over {next(iter(recs.values()))['clips']} clips")
         for name, r in recs.items():
-            diff = "(the paper's choice)" if name == paper else f"minus {paper}: {fmt_diff(r.get('vs_paper'))}"
-            lines.append(f"  {labels[name]:<{width}}  {r['mean']:.3f} {fmt_ci(r['ci95']):<18}  {diff}")
-    lines.append("(95% intervals: paired bootstrap over clips)")
+            diff = ("(the paper's choice)" if name == paper else
+                    f"minus {paper}: {fmt_diff(r.get('vs_paper'))}" if paper_ran else "")
+            lines.append(f"  {labels[name]:<{width}}  {r['mean']:.3f} {fmt_ci(r['ci95']):<18}  {diff}".rstrip())
+    lines.append("(95% intervals: paired bootstrap over clips" +
+                 ("" if paper_ran else f"; no difference to the paper's choice: {paper} did not run") + ")")
     return "\n".join(lines)
 
 
@@ -349,4 +378,4 @@ def load_all(folder: str | os.PathLike | None = None) -> list[dict]:
 
 __all__ = ["results_dir", "recorded_data_root", "load_row", "load_all", "row_table", "n_text", "verdict_text",
            "sequence_table", "comparisons", "summary_table", "plot_row", "live_check", "memory_schedule", "recovery",
-           "recovery_table", "FAILURE_RATES", "failure_rates", "failure_table"]
+           "recovery_table", "seed_table", "FAILURE_RATES", "failure_rates", "failure_table"]

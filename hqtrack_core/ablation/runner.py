@@ -30,17 +30,12 @@ from ..api import track_video
 from ..api.per_object import PerObjectTracker
 from ..data.vots import write_vots_results, write_vots_sequence
 from ..evaluation.davis import DavisScore, score_sequence
-from ..evaluation.vots import evaluate_vots
+from ..evaluation.vots import VOTS_MEASURES, evaluate_vots
 from ..pipeline import HQTrackPipeline
 from ..precision import PrecisionChoice, resolve_precision
 from ..refine.base import Proposals, RefineResult, Refiner
 from .generators import LabelledClip
 from .rows import Row, Variant
-
-# The VOTS2023 measures a row records per sequence and per variant: quality Q, accuracy A, robustness R, and the
-# failure rates over frames: NRE (target present, reported absent), DRE (present, reported elsewhere: overlap 0),
-# ADQ (absence detection quality: target absent, reported absent). NRE/DRE/ADQ are what speak on long clips.
-VOTS_KEYS = ("Q", "A", "R", "NRE", "DRE", "ADQ")
 
 
 @dataclass
@@ -202,7 +197,7 @@ def score_runs(clips: Sequence[LabelledClip], labels: dict[str, list[np.ndarray]
     vots = evaluate_vots(workspace / "sequences", workspace / "results" / variant, names).to_json()
     d = davis.to_json()
     per_sequence = {
-        name: {"J": s["J"], "F": s["F"], "JF": s["JF"], **{k: vots["sequences"][name][k] for k in VOTS_KEYS},
+        name: {"J": s["J"], "F": s["F"], "JF": s["JF"], **{k: vots["sequences"][name][k] for k in VOTS_MEASURES},
                "frames": len(labels[name]),
                # per object: what the object-weighted DAVIS global of several shards is merged from
                "objects": {str(i): {"J": float(o.J), "F": float(o.F)} for i, o in davis.sequences[name].objects.items()},
@@ -210,7 +205,7 @@ def score_runs(clips: Sequence[LabelledClip], labels: dict[str, list[np.ndarray]
                "J_frames": np.mean([o.J_frames for o in davis.sequences[name].objects.values()], axis=0).tolist()}
         for name, s in d["sequences"].items()
     }
-    return {"J": d["J"], "F": d["F"], "JF": d["JF"], **{k: vots[k] for k in VOTS_KEYS}, "sequences": per_sequence}
+    return {"J": d["J"], "F": d["F"], "JF": d["JF"], **{k: vots[k] for k in VOTS_MEASURES}, "sequences": per_sequence}
 
 
 def _timings(runs: Sequence[ClipRun]) -> dict:

@@ -40,9 +40,10 @@ from tqdm import tqdm
 
 from ..atomic import write_json_atomic
 from ..api.checkpoints import ablation_checkpoint, is_default_model
+from ..evaluation.vots import VOTS_MEASURES
 from .prepare import prepare
 from .provenance import json_default, sha256_file
-from .runner import VOTS_KEYS, run_row, summarize
+from .runner import run_row, summarize
 
 
 @dataclass(frozen=True)
@@ -257,7 +258,7 @@ def merge(row, shards: Sequence[dict]) -> list[dict]:
         pooled = {key: [x for p in parts for x in p["timings"][key]] for key in ("vmos", "refine", "cpu")}
         pooled["memory_bytes"] = max(p["timings"]["memory_bytes"] for p in parts)
         out.append({**base, "J": J, "F": F, "JF": (J + F) / 2, "Q": sum(s["Q"] for s in seqs) / len(seqs),
-                    **{key: safe(key) for key in VOTS_KEYS[1:]}, "sequences": sequences,
+                    **{key: safe(key) for key in VOTS_MEASURES[1:]}, "sequences": sequences,
                     **summarize(pooled, max(p["process_peak_rss_mb"] for p in parts)),
                     "compute_seconds": sum(p["compute_seconds"] for p in parts)})
     return out

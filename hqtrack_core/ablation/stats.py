@@ -177,12 +177,38 @@ def _scores(variant: dict, names: Sequence[str], key: str) -> np.ndarray:
     return np.array([[float(run[n][key]) for n in names] for run in runs])
 
 
+def _weights(result: dict, key: str) -> np.ndarray:
+    """Per-sequence weights of a row's statistic: objects for DAVIS J&F / J / F (the global of the official
+    evaluation), one per sequence for the VOTS measures."""
+    if key in ("JF", "J", "F"):
+        return np.array([max(1, len(c.get("objects") or [1])) for c in result["clips"]], dtype=float)
+    return np.ones(len(result["clips"]))
+
+
+def seed_spread(result: dict, key: str = "JF") -> dict[str, dict]:
+    """How far retraining alone moves each variant that ran: ``{name: {"per_run", "range", "sd"}}``. ``per_run`` is
+    the variant's score over the row's sequences (weighted as the row's own, :func:`point`) for each training run:
+    the committed one (seed ``settings.seed``) first, then its ``seed_runs``. ``range`` is max - min and ``sd`` the
+    sample standard deviation over the runs (both ``None`` with one run)."""
+    names = [c["name"] for c in result["clips"]]
+    weights = _weights(result, key)
+    out = {}
+    for v in result["variants"]:
+        if v.get("status") != "run":
+            continue
+        per_run = [point(row[None], weights) for row in _scores(v, names, key)]
+        several = len(per_run) > 1
+        out[v["name"]] = {"per_run": per_run, "range": max(per_run) - min(per_run) if several else None,
+                          "sd": float(np.std(per_run, ddof=1)) if several else None}
+    return out
+
+
 def row_uncertainty(result: dict, resamples: int = RESAMPLES, seed: int = SEED) -> dict:
     """Intervals, differences and verdicts of a row JSON. Returns ``{"n", "verdict", "verdict_reason",
     "verdict_Q", "verdict_Q_reason", "paper_choice", "rivals", "bootstrap", "variants": {name: {"jf_ci95",
     "q_ci95", "diff_vs_paper", "diff_vs_paper_Q", "seeds"}}}`` (:func:`apply` writes them into the row)."""
     names = [c["name"] for c in result["clips"]]
-    objects = np.array([max(1, len(c.get("objects") or [1])) for c in result["clips"]], dtype=float)
+    objects = _weights(result, "JF")
     ran = [v for v in result["variants"] if v.get("status") == "run"]
     seeds = {v["name"]: 1 + len(v.get("seed_runs", [])) for v in ran}
     n = {"sequences": len(names), "frames": int(sum(c["frames"] for c in result["clips"])),
@@ -196,7 +222,8 @@ def row_uncertainty(result: dict, resamples: int = RESAMPLES, seed: int = SEED) 
                          "detected": f"interval excludes 0 and permutation p < {ALPHA}"},
            "variants": {}}
     per_key = {}
-    for key, weights in (("JF", objects), ("Q", np.ones(len(names)))):
+    for key in ("JF", "Q"):
+        weights = _weights(result, key)
         scores = [Scores(v["name"], _scores(v, names, key)) for v in ran]
         samples = bootstrap(scores, weights, resamples, seed) if scores and len(names) >= 1 else {}
         by_name = {s.name: s for s in scores}
@@ -261,6 +288,42 @@ def attach_seed_runs(result: dict, others: Sequence[dict]) -> dict:
     return {**result, "variants": [variants[v["name"]] for v in result["variants"]]}
 
 
+def compare_scores(base: dict, other: dict, key: str | None = None) -> dict:
+    """Is one scored result better than another? Two ``hqtrack eval davis|vots --json`` results on the same
+    sequences (``hqtrack eval compare``, notebook 05), OTHER minus BASE with the rule of the ablation rows (paired
+    bootstrap over sequences, sign-flip test): ``{"key", "n", "objects", "base", "other", "base_ci95", "other_ci95",
+    "diff": {"mean", "ci95", "p", "detected"}, "per_sequence": {seq: (base, other)}}``."""
+    davis = all("objects" in s for s in base["sequences"].values())
+    key = key or ("JF" if davis else "Q")
+    allowed = ("JF", "J", "F") if davis else ("Q", "A", "R")
+    if key not in allowed:
+        raise ValueError(f"--key {key} is not a per-sequence measure of these files; use one of {', '.join(allowed)}")
+    names = sorted(base["sequences"])
+    if sorted(other["sequences"]) != names:
+        only_base = sorted(set(names) - set(other["sequences"]))
+        only_other = sorted(set(other["sequences"]) - set(names))
+        raise ValueError(f"the two files are not scored on the same sequences (only in BASE: {only_base or '-'}; "
+                         f"only in OTHER: {only_other or '-'}): score both with the same --sequences")
+    values = {}
+    for label, data in (("base", base), ("other", other)):
+        row = [data["sequences"][n].get(key) for n in names]
+        if any(v is None for v in row):
+            missing = [n for n, v in zip(names, row) if v is None]
+            raise ValueError(f"{label.upper()} has no {key} for {missing}: compare another --key")
+        values[label] = np.asarray(row, dtype=float)[None]
+    weights = np.asarray([len(base["sequences"][n]["objects"]) if davis else 1 for n in names], dtype=float)
+    variants = [Scores("base", values["base"]), Scores("other", values["other"])]
+    samples = bootstrap(variants, weights)
+    return {"key": key, "n": len(names), "objects": int(weights.sum()) if davis else None,
+            "base": point(values["base"], weights), "other": point(values["other"], weights),
+            # one sequence: no spread to estimate, no interval (as the ablation rows)
+            "base_ci95": interval(samples["base"]) if len(names) > 1 else None,
+            "other_ci95": interval(samples["other"]) if len(names) > 1 else None,
+            "diff": compare(variants[1], variants[0], samples, weights),
+            "per_sequence": {n: (float(values["base"][0, i]), float(values["other"][0, i]))
+                             for i, n in enumerate(names)}}
+
+
 def fmt_ci(ci: Sequence[float] | None, digits: int = 3) -> str:
     """``[lo, hi]`` as text (``n/a`` without an interval)."""
     return "n/a" if ci is None else f"[{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
@@ -274,4 +337,5 @@ def fmt_diff(diff: dict | None, digits: int = 3) -> str:
 
 
 __all__ = ["RESAMPLES", "SEED", "ALPHA", "VERDICTS", "Scores", "bootstrap", "interval", "sign_flip_p",
-           "label_permutation_p", "compare", "decide", "row_uncertainty", "apply", "attach_seed_runs", "fmt_ci", "fmt_diff"]
+           "label_permutation_p", "compare", "decide", "row_uncertainty", "apply", "attach_seed_runs", "seed_spread",
+           "compare_scores", "fmt_ci", "fmt_diff"]

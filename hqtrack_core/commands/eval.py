@@ -5,12 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 
-import numpy as np
-
-from ..ablation import stats
+from ..ablation.stats import compare_scores, fmt_ci, fmt_diff
 from ..atomic import write_json_atomic
 from ..evaluation.davis import evaluate_davis
-from ..evaluation.vots import evaluate_vots
+from ..evaluation.vots import VOTS_MEASURES, evaluate_vots
 from ..validate import check_file_writable
 
 
@@ -61,9 +59,8 @@ def run_vots(args: argparse.Namespace) -> int:
     if args.json:
         check_file_writable(args.json, "--json")
     data = evaluate_vots(args.sequences, args.results, partial=args.partial).to_json()
-    keys = ("Q", "A", "R", "NRE", "DRE", "ADQ")
-    columns = lambda s: " ".join(_fmt(s[k]) for k in keys)  # noqa: E731
-    return _report(args, data, " ".join(f"{k:>6}" for k in keys), [columns(s) for s in data["sequences"].values()],
+    columns = lambda s: " ".join(_fmt(s[k]) for k in VOTS_MEASURES)  # noqa: E731
+    return _report(args, data, " ".join(f"{k:>6}" for k in VOTS_MEASURES), [columns(s) for s in data["sequences"].values()],
                    "overall", columns(data))
 
 
@@ -83,40 +80,6 @@ def _read_scores(path) -> dict:
     return data
 
 
-def compare_scores(base: dict, other: dict, key: str | None = None) -> dict:
-    """OTHER minus BASE over their common sequences (which must be all of them): ``{"key", "n", "objects",
-    "base", "other", "diff": {"mean", "ci95", "p", "detected"}, "per_sequence": {seq: (base, other)}}``."""
-    davis = all("objects" in s for s in base["sequences"].values())
-    key = key or ("JF" if davis else "Q")
-    allowed = ("JF", "J", "F") if davis else ("Q", "A", "R")
-    if key not in allowed:
-        raise ValueError(f"--key {key} is not a per-sequence measure of these files; use one of {', '.join(allowed)}")
-    names = sorted(base["sequences"])
-    if sorted(other["sequences"]) != names:
-        only_base = sorted(set(names) - set(other["sequences"]))
-        only_other = sorted(set(other["sequences"]) - set(names))
-        raise ValueError(f"the two files are not scored on the same sequences (only in BASE: {only_base or '-'}; "
-                         f"only in OTHER: {only_other or '-'}): score both with the same --sequences")
-    values = {}
-    for label, data in (("base", base), ("other", other)):
-        row = [data["sequences"][n].get(key) for n in names]
-        if any(v is None for v in row):
-            missing = [n for n, v in zip(names, row) if v is None]
-            raise ValueError(f"{label.upper()} has no {key} for {missing}: compare another --key")
-        values[label] = np.asarray(row, dtype=float)[None]
-    weights = np.asarray([len(base["sequences"][n]["objects"]) if davis else 1 for n in names], dtype=float)
-    variants = [stats.Scores("base", values["base"]), stats.Scores("other", values["other"])]
-    samples = stats.bootstrap(variants, weights)
-    return {"key": key, "n": len(names), "objects": int(weights.sum()) if davis else None,
-            "base": stats.point(values["base"], weights), "other": stats.point(values["other"], weights),
-            # one sequence: no spread to estimate, no interval (as the ablation rows)
-            "base_ci95": stats.interval(samples["base"]) if len(names) > 1 else None,
-            "other_ci95": stats.interval(samples["other"]) if len(names) > 1 else None,
-            "diff": stats.compare(variants[1], variants[0], samples, weights),
-            "per_sequence": {n: (float(values["base"][0, i]), float(values["other"][0, i]))
-                             for i, n in enumerate(names)}}
-
-
 def run_compare(args: argparse.Namespace) -> int:
     result = compare_scores(_read_scores(args.base), _read_scores(args.other), args.key)
     key, d = result["key"], result["diff"]
@@ -128,9 +91,9 @@ def run_compare(args: argparse.Namespace) -> int:
     n = f"n = {plural(result['n'], 'sequence')}"
     if result["objects"]:
         n += f", {plural(result['objects'], 'object')}"
-    print(f"{key}: BASE {result['base']:.3f} {stats.fmt_ci(result['base_ci95'])}, OTHER {result['other']:.3f} "
-          f"{stats.fmt_ci(result['other_ci95'])} ({n}; 95% intervals: bootstrap over sequences)")
+    print(f"{key}: BASE {result['base']:.3f} {fmt_ci(result['base_ci95'])}, OTHER {result['other']:.3f} "
+          f"{fmt_ci(result['other_ci95'])} ({n}; 95% intervals: bootstrap over sequences)")
     verdict = "detected" if d["detected"] else "no detectable difference"
     p = "no p with one sequence" if d["p"] is None else f"sign-flip p {d['p']:.3f}"
-    print(f"OTHER - BASE: {stats.fmt_diff(d)} ({p}): {verdict}")
+    print(f"OTHER - BASE: {fmt_diff(d)} ({p}): {verdict}")
     return 0

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from hqtrack_core.evaluation.davis import DavisScore
-from hqtrack_core.evaluation.vots import PLOT_THRESHOLDS, VotsScore
+from hqtrack_core.evaluation.vots import PLOT_THRESHOLDS, VOTS_MEASURES, VotsScore
 
 __all__ = ["davis_table", "vots_table", "WorstFrame", "worst_frames", "overlay", "plot_quality", "plot_jf_frames",
            "degrade_labels"]
@@ -35,7 +35,7 @@ def davis_table(score: DavisScore) -> str:
 
 def vots_table(score: VotsScore) -> str:
     """Per-sequence and overall VOTS measures, three decimals (``-`` where undefined)."""
-    keys = ("Q", "A", "R", "NRE", "DRE", "ADQ")
+    keys = VOTS_MEASURES
     width = max(12, *(len(n) for n in score.sequences))
     lines = [f"{'sequence':<{width}} " + " ".join(f"{k:>6}" for k in keys)]
     for name, s in score.sequences.items():

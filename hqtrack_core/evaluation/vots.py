@@ -59,12 +59,16 @@ from hqtrack_core.data.vots import list_vots_sequences, read_vots_results, read_
 from hqtrack_core.evaluation.davis import partial_record
 
 __all__ = [
-    "PLOT_THRESHOLDS", "region_overlap", "frame_overlaps", "ObjectScore", "SequenceScore", "VotsScore",
+    "PLOT_THRESHOLDS", "VOTS_MEASURES", "region_overlap", "frame_overlaps", "ObjectScore", "SequenceScore", "VotsScore",
     "score_object", "score_sequence", "score_sequences", "score_label_maps",
 ]
 
 PLOT_THRESHOLDS = np.linspace(0.0, 1.0, 100)  # quality-plot thresholds (the stack's resolution 100)
 ABSENCE_THRESHOLD = 10  # ADQ is defined only when N + H > 10
+# What every score here reports, in this order: quality Q, accuracy A, robustness R, and the failure rates over
+# frames: NRE (target present, reported absent), DRE (present, reported elsewhere: overlap 0), ADQ (absence detection
+# quality: target absent, reported absent). NRE/DRE/ADQ are what speak on long clips with absences.
+VOTS_MEASURES = ("Q", "A", "R", "NRE", "DRE", "ADQ")
 
 
 def _box(region: Region) -> tuple[int, int, int, int]:
@@ -230,7 +234,7 @@ class SequenceScore:
     plot: np.ndarray
 
     def measures(self) -> dict[str, float | None]:
-        return {k: getattr(self, k) for k in ("Q", "A", "R", "NRE", "DRE", "ADQ")}
+        return {k: getattr(self, k) for k in VOTS_MEASURES}
 
 
 def score_sequence(name: str, trajectories: Mapping[str, Sequence[Region]], groundtruth: Mapping[str, Sequence[Region]],
@@ -270,7 +274,7 @@ class VotsScore:
     missing: dict[str, str] = field(default_factory=dict)  # partial scoring: sequence -> why it was left out
 
     def measures(self) -> dict[str, float | None]:
-        return {k: getattr(self, k) for k in ("Q", "A", "R", "NRE", "DRE", "ADQ")}
+        return {k: getattr(self, k) for k in VOTS_MEASURES}
 
     def to_json(self) -> dict:
         """The ``hqtrack eval vots --json`` schema: overall measures and ``sequences: {seq: {Q, A, R, NRE, DRE,
