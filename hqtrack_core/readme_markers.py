@@ -2,7 +2,8 @@
 
 Tables of measurements are printed from the committed data (``bench.tables``: the long-video speed tables of
 ``figures/README.md`` from ``figures/bench.json``; ``ablation.readme_table``: the README's ablation verdicts from
-``figures/ablations/*.json``) and written between such markers, so a test can check that the text still says what
+``figures/ablations/*.json``; ``training.scores_table``: the README's teaching-model scores from
+``data/checkpoints/hqtrack_teach_scores.json``) and written between such markers, so a test can check that the text still says what
 the data says.
 """
 

@@ -131,6 +131,9 @@ def test_stats_objects_weight_jf_and_output_is_reproducible():
     b = next(v for v in u["variants"] if v["name"] == "b")
     assert b["diff_vs_paper"]["mean"] == pytest.approx(-0.1)
     assert stats.point(np.array([[0.2, 0.8, 0.5]]), np.array([3.0, 1, 1])) == pytest.approx((0.6 + 0.8 + 0.5) / 5)
+    # the one weighting rule of the rows and of hqtrack eval compare
+    assert stats.sequence_weights([3, 1, 1], "F").tolist() == [3, 1, 1]
+    assert stats.sequence_weights([3, 1, 1], "Q").tolist() == [1, 1, 1]
     assert a["jf_ci95"][0] >= 0.2 - 1e-9 and a["jf_ci95"][1] <= 0.8 + 1e-9
     wide = _row({"a": _spread(8), "b": _spread(8, seed=5)})
     ci = lambda **kw: stats.apply(wide, **kw)["variants"][0]["jf_ci95"]  # noqa: E731

@@ -8,6 +8,9 @@ import numpy as np
 
 from hqtrack_core.cli import main
 from hqtrack_core.data.vots import write_vots_results, write_vots_sequence
+from hqtrack_core.evaluation.davis import evaluate_davis
+from hqtrack_core.evaluation.report import davis_table, vots_table
+from hqtrack_core.evaluation.vots import evaluate_vots
 
 from _toy_helpers import write_davis_results
 
@@ -18,6 +21,9 @@ def test_eval_davis_cli(tmp_path, capsys):
     assert main(["eval", "davis", "--gt", str(tmp_path / "gt"), "--pred", str(tmp_path / "pred"), "--json", str(out)]) == 0
     table = capsys.readouterr().out
     assert "s1" in table and "global" in table
+    # one table for the CLI and the notebooks: the davis2017-evaluation columns, recalls and decays included
+    assert table == davis_table(evaluate_davis(tmp_path / "gt", tmp_path / "pred")) + f"\nwrote {out}\n"
+    assert table.split()[:9] == ["sequence", "obj", "JF", "J", "F", "J_recall", "F_recall", "J_decay", "F_decay"]
     data = json.loads(out.read_text())
     assert set(data["sequences"]) == {"s1", "s2"}
     for entry in [data, *data["sequences"].values()]:
@@ -58,7 +64,9 @@ def test_eval_vots_cli(tmp_path, capsys):
     out = tmp_path / "vots.json"
     assert main(["eval", "vots", "--sequences", str(tmp_path / "seqs"), "--results", str(tmp_path / "results"),
                  "--json", str(out)]) == 0
-    assert "overall" in capsys.readouterr().out
+    table = capsys.readouterr().out
+    assert table == vots_table(evaluate_vots(tmp_path / "seqs", tmp_path / "results")) + f"\nwrote {out}\n"
+    assert table.split()[:7] == ["sequence", "Q", "A", "R", "NRE", "DRE", "ADQ"] and "\noverall " in table
     data = json.loads(out.read_text())
     keys = {"Q", "A", "R", "NRE", "DRE", "ADQ"}
     assert set(data) == keys | {"sequences"} and set(data["sequences"]) == {"one", "two"}

@@ -177,12 +177,18 @@ def _scores(variant: dict, names: Sequence[str], key: str) -> np.ndarray:
     return np.array([[float(run[n][key]) for n in names] for run in runs])
 
 
-def _weights(result: dict, key: str) -> np.ndarray:
-    """Per-sequence weights of a row's statistic: objects for DAVIS J&F / J / F (the global of the official
-    evaluation), one per sequence for the VOTS measures."""
+def sequence_weights(objects: Sequence[int], key: str) -> np.ndarray:
+    """``(N,)`` weights of the sequences in a statistic over ``N`` sequences with ``objects[i]`` objects each: the
+    object counts for DAVIS J&F, J and F (the official global is a mean over all objects), one per sequence for the
+    VOTS measures (the toolkit's unweighted mean over sequences)."""
     if key in ("JF", "J", "F"):
-        return np.array([max(1, len(c.get("objects") or [1])) for c in result["clips"]], dtype=float)
-    return np.ones(len(result["clips"]))
+        return np.array([max(1, n) for n in objects], dtype=float)
+    return np.ones(len(objects))
+
+
+def _weights(result: dict, key: str) -> np.ndarray:
+    """:func:`sequence_weights` of a row JSON's clips (a clip without an object list counts one object)."""
+    return sequence_weights([len(c.get("objects") or [1]) for c in result["clips"]], key)
 
 
 def seed_spread(result: dict, key: str = "JF") -> dict[str, dict]:
@@ -311,7 +317,7 @@ def compare_scores(base: dict, other: dict, key: str | None = None) -> dict:
             missing = [n for n, v in zip(names, row) if v is None]
             raise ValueError(f"{label.upper()} has no {key} for {missing}: compare another --key")
         values[label] = np.asarray(row, dtype=float)[None]
-    weights = np.asarray([len(base["sequences"][n]["objects"]) if davis else 1 for n in names], dtype=float)
+    weights = sequence_weights([len(base["sequences"][n].get("objects") or ()) for n in names], key)
     variants = [Scores("base", values["base"]), Scores("other", values["other"])]
     samples = bootstrap(variants, weights)
     return {"key": key, "n": len(names), "objects": int(weights.sum()) if davis else None,
@@ -337,5 +343,5 @@ def fmt_diff(diff: dict | None, digits: int = 3) -> str:
 
 
 __all__ = ["RESAMPLES", "SEED", "ALPHA", "VERDICTS", "Scores", "bootstrap", "interval", "sign_flip_p",
-           "label_permutation_p", "compare", "decide", "row_uncertainty", "apply", "attach_seed_runs", "seed_spread",
-           "compare_scores", "fmt_ci", "fmt_diff"]
+           "label_permutation_p", "compare", "decide", "sequence_weights", "row_uncertainty", "apply",
+           "attach_seed_runs", "seed_spread", "compare_scores", "fmt_ci", "fmt_diff"]

@@ -8,34 +8,14 @@ import json
 from ..ablation.stats import compare_scores, fmt_ci, fmt_diff
 from ..atomic import write_json_atomic
 from ..evaluation.davis import evaluate_davis
-from ..evaluation.vots import VOTS_MEASURES, evaluate_vots
+from ..evaluation.report import davis_table, vots_table
+from ..evaluation.vots import evaluate_vots
 from ..validate import check_file_writable
 
 
-def _partial_banner(data: dict) -> str | None:
-    """The line printed above and below a table computed on part of the data (None when complete)."""
-    part = data.get("partial")
-    if not part:
-        return None
-    names = list(part["missing"])
-    shown = ", ".join(names[:5]) + (f" (+{len(names) - 5} more)" if len(names) > 5 else "")
-    return (f"PARTIAL: {part['scored_sequences']} of {part['total_sequences']} sequences scored; not scored: "
-            f"{shown}. Not comparable with a full evaluation.")
-
-
-def _fmt(value) -> str:
-    return "   -  " if value is None else f"{value:6.3f}"
-
-
-def _report(args: argparse.Namespace, data: dict, header: str, rows: list[str], label: str, total: str) -> int:
-    """Print a score table (``label`` names its total row; between PARTIAL banners, and the total row labelled
-    PARTIAL, when part of the data was scored), then write ``data`` to ``--json`` when asked."""
-    banner = _partial_banner(data)
-    width = max(12, *(len(n) for n in data["sequences"]))
-    lines = [f"{'sequence':<{width}} {header}",
-             *(f"{name:<{width}} {row}" for name, row in zip(data["sequences"], rows)),
-             f"{'PARTIAL' if banner else label:<{width}} {total}"]
-    print("\n".join([banner, *lines, banner] if banner else lines))
+def _report(args: argparse.Namespace, table: str, data: dict) -> int:
+    """Print the score table, then write ``data`` to ``--json`` when asked."""
+    print(table)
     if args.json:
         write_json_atomic(args.json, data)
         print(f"wrote {args.json}")
@@ -47,21 +27,14 @@ def run_davis(args: argparse.Namespace) -> int:
         check_file_writable(args.json, "--json")
     score = evaluate_davis(args.gt, args.pred, sequences=args.sequences, binarize=args.binarize,
                            skip_first_last=not args.all_frames, partial=args.partial)
-    data = score.to_json()
-    columns = lambda s: f"{_fmt(s['JF'])} {_fmt(s['J'])} {_fmt(s['F'])}"  # noqa: E731
-    rows = [f"{len(s['objects']):>7} {columns(s)}" for s in data["sequences"].values()]
-    objects = sum(len(s["objects"]) for s in data["sequences"].values())
-    return _report(args, data, f"{'objects':>7} {'J&F':>6} {'J':>6} {'F':>6}", rows, "global",
-                   f"{objects:>7} {columns(data)}")
+    return _report(args, davis_table(score), score.to_json())
 
 
 def run_vots(args: argparse.Namespace) -> int:
     if args.json:
         check_file_writable(args.json, "--json")
-    data = evaluate_vots(args.sequences, args.results, partial=args.partial).to_json()
-    columns = lambda s: " ".join(_fmt(s[k]) for k in VOTS_MEASURES)  # noqa: E731
-    return _report(args, data, " ".join(f"{k:>6}" for k in VOTS_MEASURES), [columns(s) for s in data["sequences"].values()],
-                   "overall", columns(data))
+    score = evaluate_vots(args.sequences, args.results, partial=args.partial)
+    return _report(args, vots_table(score), score.to_json())
 
 
 def _read_scores(path) -> dict:

@@ -1,5 +1,5 @@
-"""Helpers for evaluation reports (notebook 05): tables, plots, worst frames, overlays, and a synthetic
-"method" for machines without the real data."""
+"""Helpers for evaluation reports: the score tables that ``hqtrack eval davis|vots`` and notebook 05 print, plots,
+worst frames, overlays, and a synthetic "method" for machines without the real data."""
 
 from __future__ import annotations
 
@@ -11,37 +11,54 @@ import numpy as np
 from hqtrack_core.evaluation.davis import DavisScore
 from hqtrack_core.evaluation.vots import PLOT_THRESHOLDS, VOTS_MEASURES, VotsScore
 
-__all__ = ["davis_table", "vots_table", "WorstFrame", "worst_frames", "overlay", "plot_quality", "plot_jf_frames",
+__all__ = ["partial_banner", "davis_table", "vots_table", "WorstFrame", "worst_frames", "overlay", "plot_quality", "plot_jf_frames",
            "degrade_labels"]
 
 
 def _f(value) -> str:
-    return "   -  " if value is None or (isinstance(value, float) and np.isnan(value)) else f"{value:6.3f}"
+    """Three decimals in 6 characters; ``-`` when undefined; no ``-0.000`` (a tiny negative decay prints 0.000)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "   -  "
+    return f"{round(float(value), 3) or 0.0:6.3f}"
+
+
+def partial_banner(scored: int, missing: dict[str, str]) -> str | None:
+    """The line printed above and below a table scored on part of the data (``None`` when nothing is missing)."""
+    if not missing:
+        return None
+    names = list(missing)
+    shown = ", ".join(names[:5]) + (f" (+{len(names) - 5} more)" if len(names) > 5 else "")
+    return (f"PARTIAL: {scored} of {scored + len(missing)} sequences scored; not scored: {shown}. "
+            "Not comparable with a full evaluation.")
+
+
+def _table(header: str, rows: dict[str, str], total_label: str, total: str, missing: dict[str, str]) -> str:
+    """A row per sequence and a total row; on part of the data, between PARTIAL banners with the total row
+    labelled PARTIAL."""
+    width = max(12, *(len(n) for n in rows))
+    banner = partial_banner(len(rows), missing)
+    lines = [f"{'sequence':<{width}} {header}", *(f"{name:<{width}} {row}" for name, row in rows.items()),
+             f"{'PARTIAL' if banner else total_label:<{width}} {total}"]
+    return "\n".join([banner, *lines, banner] if banner else lines)
 
 
 def davis_table(score: DavisScore) -> str:
-    """Per-sequence and global J&F, J, F, recalls and decays, three decimals."""
+    """Per-sequence and global J&F, J, F, recalls and decays, three decimals (the columns of the official
+    davis2017-evaluation; ``hqtrack eval davis`` prints it)."""
     keys = ("JF", "J", "F", "J_recall", "F_recall", "J_decay", "F_decay")
-    width = max(12, *(len(n) for n in score.sequences))
-    lines = [f"{'sequence':<{width}} {'obj':>3} " + " ".join(f"{k:>8}" for k in keys)]
-    for name, s in score.sequences.items():
-        m = s.measures()
-        lines.append(f"{name:<{width}} {len(s.objects):>3} " + " ".join(f"{_f(m[k]):>8}" for k in keys))
-    g = score.measures()
-    n = sum(len(s.objects) for s in score.sequences.values())
-    lines.append(f"{'global':<{width}} {n:>3} " + " ".join(f"{_f(g[k]):>8}" for k in keys))
-    return "\n".join(lines)
+    columns = lambda m: " ".join(f"{_f(m[k]):>8}" for k in keys)  # noqa: E731
+    rows = {name: f"{len(s.objects):>3} {columns(s.measures())}" for name, s in score.sequences.items()}
+    objects = sum(len(s.objects) for s in score.sequences.values())
+    return _table(f"{'obj':>3} " + " ".join(f"{k:>8}" for k in keys), rows, "global",
+                  f"{objects:>3} {columns(score.measures())}", score.missing)
 
 
 def vots_table(score: VotsScore) -> str:
-    """Per-sequence and overall VOTS measures, three decimals (``-`` where undefined)."""
-    keys = VOTS_MEASURES
-    width = max(12, *(len(n) for n in score.sequences))
-    lines = [f"{'sequence':<{width}} " + " ".join(f"{k:>6}" for k in keys)]
-    for name, s in score.sequences.items():
-        lines.append(f"{name:<{width}} " + " ".join(_f(getattr(s, k)) for k in keys))
-    lines.append(f"{'overall':<{width}} " + " ".join(_f(getattr(score, k)) for k in keys))
-    return "\n".join(lines)
+    """Per-sequence and overall VOTS measures, three decimals (``-`` where undefined; ``hqtrack eval vots``
+    prints it)."""
+    columns = lambda s: " ".join(_f(getattr(s, k)) for k in VOTS_MEASURES)  # noqa: E731
+    rows = {name: columns(s) for name, s in score.sequences.items()}
+    return _table(" ".join(f"{k:>6}" for k in VOTS_MEASURES), rows, "overall", columns(score), score.missing)
 
 
 @dataclass(frozen=True)
